@@ -1,0 +1,1 @@
+//! The `[traffic]` model and the deterministic request plan derived from it.
