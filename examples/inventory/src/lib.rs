@@ -1,0 +1,1 @@
+//! The example inventory/orders service (work in progress).
