@@ -1,0 +1,139 @@
+//! Command-line definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Rehearse a release in a shadow environment before it ships.
+///
+/// shadowgate runs your candidate release beside the current one, in isolated environments with
+/// production-like limits, load and faults, judges the two statistically and tells your pipeline
+/// whether it is safe to ship. Exit codes: 0 pass, 1 fail, 2 error.
+#[derive(Debug, Parser)]
+#[command(name = "shadowgate", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The store file (SQLite). Default: $SHADOWGATE_HOME/shadowgate.db.
+    #[arg(long, global = true, env = "SHADOWGATE_STORE", value_name = "PATH")]
+    pub store: Option<PathBuf>,
+    /// Never use colour (also when NO_COLOR is set).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// Print less: no progress bars, no hints.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a manifest (shadowgate.toml) and explain every problem.
+    Validate(ValidateArgs),
+    /// Show which isolation features work on this machine.
+    Doctor(JsonArgs),
+    /// Manage environments: up, ls, down, gc, diff.
+    #[command(subcommand)]
+    Env(EnvCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ManifestArg {
+    /// The application's manifest.
+    #[arg(long, short, default_value = "shadowgate.toml", value_name = "PATH")]
+    pub manifest: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArg,
+    #[command(flatten)]
+    pub out: JsonArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Start an environment running one release; prints its id and host endpoint.
+    Up(EnvUpArgs),
+    /// List environments.
+    Ls(EnvLsArgs),
+    /// Stop environments and remove everything they created.
+    Down(EnvDownArgs),
+    /// Remove what crashed or killed runs left behind (processes, cgroups, mounts, namespaces).
+    Gc(JsonArgs),
+    /// List the files an environment changed, added or deleted in its release directory.
+    Diff(EnvDiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnvUpArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArg,
+    /// The release to run (a key of [releases] in the manifest).
+    #[arg(long, short)]
+    pub release: String,
+    /// What the environment is for: standalone, baseline, candidate, or shadow:<production name>.
+    #[arg(long, default_value = "standalone")]
+    pub role: String,
+    /// Return once the environment is healthy and leave it running (stop it with `env down`).
+    #[arg(long, short)]
+    pub detach: bool,
+    /// Host port for the endpoint (default: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// How often resource usage is sampled into the store.
+    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    pub sample_interval: String,
+    /// Skip the releases' build commands.
+    #[arg(long)]
+    pub no_build: bool,
+    /// Run even where an isolation feature is missing, without it (each one is reported).
+    #[arg(long)]
+    pub allow_degraded: bool,
+    #[command(flatten)]
+    pub out: JsonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvLsArgs {
+    /// Include stopped, failed and collected environments.
+    #[arg(long, short)]
+    pub all: bool,
+    #[command(flatten)]
+    pub out: JsonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvDownArgs {
+    /// Environment ids (as printed by `env up` or `env ls`).
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub ids: Vec<String>,
+    /// Stop every running environment.
+    #[arg(long)]
+    pub all: bool,
+    /// How long to wait for each environment to stop before killing it.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub timeout: String,
+    #[command(flatten)]
+    pub out: JsonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvDiffArgs {
+    pub id: String,
+    #[command(flatten)]
+    pub out: JsonArgs,
+}

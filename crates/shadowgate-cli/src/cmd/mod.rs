@@ -1,0 +1,18 @@
+//! One module per subcommand.
+
+mod doctor;
+mod env;
+mod validate;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+
+/// Runs a parsed command line and returns the exit code.
+pub fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Validate(args) => validate::run(&args),
+        Command::Doctor(args) => doctor::run(&args),
+        Command::Env(cmd) => env::run(&cli.global, cmd),
+    }
+}
