@@ -60,9 +60,13 @@ pub struct Loaded {
 /// Reads and validates a manifest. Problems come back as one error listing all of them.
 pub fn load_manifest(path: &Path) -> Result<Loaded> {
     let text = std::fs::read_to_string(path).with_context(|| {
-        format!("cannot read the manifest {} (pass --manifest PATH to point at another file)", path.display())
+        format!(
+            "cannot read the manifest {} (pass --manifest PATH to point at another file)",
+            path.display()
+        )
     })?;
-    let manifest = manifest::parse(&text, &path.display().to_string()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let manifest =
+        manifest::parse(&text, &path.display().to_string()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     Ok(Loaded { manifest, path, dir })
@@ -77,13 +81,18 @@ impl Loaded {
             let hint = shadowgate_core::template::nearest(name, known.iter().copied())
                 .map(|n| format!(" (did you mean `{n}`?)"))
                 .unwrap_or_default();
-            bail!("release `{name}` is not in {}{hint}; releases: {}", self.path.display(), known.join(", "));
+            bail!(
+                "release `{name}` is not in {}{hint}; releases: {}",
+                self.path.display(),
+                known.join(", ")
+            );
         };
         if build && let Some(cmd) = &release.build {
             if let Some(dir) = build_log.parent() {
                 std::fs::create_dir_all(dir).ok();
             }
-            let log = std::fs::File::create(build_log).with_context(|| format!("create {}", build_log.display()))?;
+            let log = std::fs::File::create(build_log)
+                .with_context(|| format!("create {}", build_log.display()))?;
             let status = Command::new("/bin/sh")
                 .arg("-c")
                 .arg(cmd)
@@ -109,16 +118,46 @@ impl Loaded {
             bail!(
                 "release `{name}` points at {}, which does not exist{}",
                 path.display(),
-                if release.build.is_some() { " even after its build command ran" } else { "; build it first or fix `path`" }
+                if release.build.is_some() {
+                    " even after its build command ran"
+                } else {
+                    "; build it first or fix `path`"
+                }
             );
         }
         Ok(std::fs::canonicalize(&path).unwrap_or(path))
     }
 }
 
+/// Records the application and one of its releases in the store.
+pub fn record_release(
+    store: &dyn shadowgate_store::Store,
+    loaded: &Loaded,
+    release: &str,
+    path: &Path,
+) -> Result<()> {
+    let now = now_ms();
+    store.upsert_application(&shadowgate_store::Application {
+        name: loaded.manifest.app.name.clone(),
+        description: loaded.manifest.app.description.clone(),
+        manifest_path: loaded.path.display().to_string(),
+        updated_ms: now,
+    })?;
+    store.upsert_release(&shadowgate_store::Release {
+        app: loaded.manifest.app.name.clone(),
+        name: release.to_string(),
+        path: path.display().to_string(),
+        updated_ms: now,
+    })?;
+    Ok(())
+}
+
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Random bits from the kernel, for ids.
@@ -128,7 +167,8 @@ pub fn entropy() -> u64 {
     let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
     if n != 8 {
         // Fall back to time and pid, which is unique enough for ids on one machine.
-        return (now_ms() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(std::process::id());
+        return (now_ms() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ u64::from(std::process::id());
     }
     u64::from_le_bytes(buf)
 }

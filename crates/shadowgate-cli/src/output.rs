@@ -26,7 +26,11 @@ pub fn quiet() -> bool {
 }
 
 fn paint(code: &str, text: &str) -> String {
-    if COLOR.load(Ordering::Relaxed) { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    if COLOR.load(Ordering::Relaxed) {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
 }
 
 pub fn green(t: &str) -> String {
@@ -47,7 +51,8 @@ pub fn dim(t: &str) -> String {
 
 /// Prints an error and its causes to stderr.
 pub fn error(e: &anyhow::Error) {
-    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal();
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stderr().is_terminal();
     let head = if color { "\x1b[31;1merror\x1b[0m" } else { "error" };
     eprintln!("{head}: {e}");
     for cause in e.chain().skip(1) {
@@ -61,7 +66,10 @@ pub fn spinner(message: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed:.dim}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed:.dim}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     bar.set_message(message.to_string());
     bar.enable_steady_tick(Duration::from_millis(100));
     bar

@@ -2,10 +2,10 @@
 
 use std::{
     collections::BTreeMap,
-    os::unix::ffi::OsStrExt,
     fs::{self, File},
     io::{BufRead, BufReader},
     net::SocketAddr,
+    os::unix::ffi::OsStrExt,
     os::{
         fd::{AsRawFd, OwnedFd},
         unix::{fs::DirBuilderExt, process::CommandExt},
@@ -124,7 +124,10 @@ pub struct GcReport {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl LocalBackend {
@@ -146,9 +149,11 @@ impl LocalBackend {
             .mode(0o700)
             .create(&paths.dir)
             .map_err(|e| setup(&format!("create {}", paths.dir.display()), &e))?;
-        fs::create_dir_all(&spec.log_dir).map_err(|e| setup(&format!("create {}", spec.log_dir.display()), &e))?;
+        fs::create_dir_all(&spec.log_dir)
+            .map_err(|e| setup(&format!("create {}", spec.log_dir.display()), &e))?;
         let json = serde_json::to_vec_pretty(spec).map_err(|e| setup("encode the spec", &e))?;
-        fs::write(paths.spec(), json).map_err(|e| setup(&format!("write {}", paths.spec().display()), &e))?;
+        fs::write(paths.spec(), json)
+            .map_err(|e| setup(&format!("write {}", paths.spec().display()), &e))?;
         let now = now_ms();
         store
             .insert_environment(&Environment {
@@ -168,8 +173,10 @@ impl LocalBackend {
             })
             .map_err(|e| setup("record the environment", &e))?;
 
-        let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| setup("create a pipe", &e))?;
-        let log = File::create(spec.log_dir.join("supervisor.log")).map_err(|e| setup("create supervisor.log", &e))?;
+        let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| setup("create a pipe", &e))?;
+        let log = File::create(spec.log_dir.join("supervisor.log"))
+            .map_err(|e| setup("create supervisor.log", &e))?;
         let log2 = log.try_clone().map_err(|e| setup("duplicate a descriptor", &e))?;
         let mut cmd = Command::new(&self.supervisor_exe);
         cmd.arg("__supervise").arg(&paths.dir).stdin(Stdio::null()).stdout(log).stderr(log2);
@@ -183,11 +190,14 @@ impl LocalBackend {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(|e| setup(&format!("start {}", self.supervisor_exe.display()), &e))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| setup(&format!("start {}", self.supervisor_exe.display()), &e))?;
         drop(write_end);
         let supervisor_pid = child.id() as i32;
 
-        let reader_fd: OwnedFd = read_end.try_clone().map_err(|e| setup("duplicate a descriptor", &e))?;
+        let reader_fd: OwnedFd =
+            read_end.try_clone().map_err(|e| setup("duplicate a descriptor", &e))?;
         let reader = BufReader::new(File::from(reader_fd));
         let mut running = None;
         let mut failure = None;
@@ -240,24 +250,24 @@ impl LocalBackend {
 
     /// The live supervisor of an environment, if there is one.
     pub fn live_supervisor(&self, id: &str) -> Option<i32> {
-        journal::read(&self.env_paths(id).journal()).ok()?.into_iter().find_map(|o| match o {
-            HostObject::Process { pid, start_time, role } if role == "supervisor" && journal::process_alive(pid, start_time) => Some(pid),
-            _ => None,
-        })
+        live_supervisors().get(id).copied()
     }
 
     /// Stops an environment started elsewhere (e.g. with `--detach`): SIGTERM to its
     /// supervisor, then SIGKILL and collection if it does not finish within `timeout`.
     pub fn down(&self, store: &dyn Store, id: &str, timeout: Duration) -> Result<(), String> {
-        if let Some(pid) = self.live_supervisor(id) {
+        if let Some(&pid) = live_supervisors().get(id) {
+            let start = journal::process_start_time(pid);
+            let alive =
+                || start.is_some() && journal::process_start_time(pid) == start && !is_zombie(pid);
             let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
             let deadline = Instant::now() + timeout;
-            while self.live_supervisor(id).is_some() {
+            while alive() {
                 if Instant::now() >= deadline {
                     let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
                     break;
                 }
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(Duration::from_millis(10));
             }
         }
         let paths = self.env_paths(id);
@@ -300,7 +310,9 @@ impl LocalBackend {
                     env.state = EnvState::Collected;
                     env.updated_ms = now_ms();
                     env.endpoint = None;
-                    env.detail.get_or_insert_with(|| "its supervisor was gone; collected by env gc".into());
+                    env.detail.get_or_insert_with(|| {
+                        "its supervisor was gone; collected by env gc".into()
+                    });
                     let _ = store.update_environment(&env);
                     if !report.environments.contains(&env.id) {
                         report.environments.push(env.id);
@@ -338,7 +350,9 @@ impl LocalBackend {
                 HostObject::Netns { path } => {
                     if path.exists() {
                         match netns::remove(path) {
-                            Ok(()) => report.removed.push(format!("network namespace {}", path.display())),
+                            Ok(()) => {
+                                report.removed.push(format!("network namespace {}", path.display()))
+                            }
                             Err(e) => report.errors.push(e.to_string()),
                         }
                     }
@@ -350,7 +364,9 @@ impl LocalBackend {
             if let Some(cg) = o.as_cgroup() {
                 let existed = cg.unique_dirs().iter().any(|d| d.exists());
                 match cg.remove(Duration::from_secs(10)) {
-                    Ok(()) if existed => report.removed.push(format!("cgroup {}", cg.unique_dirs()[0].display())),
+                    Ok(()) if existed => {
+                        report.removed.push(format!("cgroup {}", cg.unique_dirs()[0].display()))
+                    }
                     Ok(()) => {}
                     Err(e) => report.errors.push(e.to_string()),
                 }
@@ -377,13 +393,17 @@ impl LocalBackend {
     /// Removes shadowgate-named host objects that no live environment owns (for example,
     /// created by a process that died between creating an object and journaling the next).
     fn sweep(&self, live: &BTreeMap<String, i32>, report: &mut GcReport) {
-        let owned = |name: &str| name.strip_prefix(&format!("{HOST_PREFIX}-")).is_some_and(|id| live.contains_key(id));
+        let owned = |name: &str| {
+            name.strip_prefix(&format!("{HOST_PREFIX}-")).is_some_and(|id| live.contains_key(id))
+        };
         if let Ok(entries) = fs::read_dir(netns::NETNS_DIR) {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().to_string();
                 if name.starts_with(&format!("{HOST_PREFIX}-")) && !owned(&name) {
                     match netns::remove(&entry.path()) {
-                        Ok(()) => report.removed.push(format!("network namespace {}", entry.path().display())),
+                        Ok(()) => report
+                            .removed
+                            .push(format!("network namespace {}", entry.path().display())),
                         Err(e) => report.errors.push(e.to_string()),
                     }
                 }
@@ -413,14 +433,18 @@ impl LocalBackend {
             }
         }
         if let Ok(layout) = Layout::detect() {
-            let parent = std::env::var("SHADOWGATE_CGROUP_PARENT").unwrap_or_else(|_| HOST_PREFIX.to_string());
+            let parent = std::env::var("SHADOWGATE_CGROUP_PARENT")
+                .unwrap_or_else(|_| HOST_PREFIX.to_string());
             let base = Cgroup::planned(&layout, &parent);
             let mut seen = BTreeMap::new();
             for dir in base.unique_dirs() {
                 let Ok(entries) = fs::read_dir(&dir) else { continue };
                 for entry in entries.flatten() {
                     let name = entry.file_name().to_string_lossy().to_string();
-                    if entry.path().is_dir() && name.starts_with(&format!("{HOST_PREFIX}-")) && !owned(&name) {
+                    if entry.path().is_dir()
+                        && name.starts_with(&format!("{HOST_PREFIX}-"))
+                        && !owned(&name)
+                    {
                         seen.insert(name, ());
                     }
                 }
@@ -434,6 +458,13 @@ impl LocalBackend {
             }
         }
     }
+}
+
+fn is_zombie(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rfind(')').and_then(|i| s.get(i + 2..i + 3).map(|c| c == "Z")))
+        .unwrap_or(false)
 }
 
 /// Environments whose supervisor process is running anywhere on this machine: id → pid.
@@ -450,7 +481,11 @@ pub fn live_supervisors() -> BTreeMap<String, i32> {
         }
         let Some(dir) = args.get(2) else { continue };
         let dir = Path::new(std::ffi::OsStr::from_bytes(dir));
-        if let Some(id) = dir.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix(&format!("{HOST_PREFIX}-"))) {
+        if let Some(id) = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix(&format!("{HOST_PREFIX}-")))
+        {
             out.insert(id.to_string(), pid);
         }
     }

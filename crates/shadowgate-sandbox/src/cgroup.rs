@@ -63,7 +63,9 @@ pub enum Layout {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
-    #[error("no cgroup hierarchy is mounted (looked in /proc/self/mountinfo); mount cgroup2 at /sys/fs/cgroup")]
+    #[error(
+        "no cgroup hierarchy is mounted (looked in /proc/self/mountinfo); mount cgroup2 at /sys/fs/cgroup"
+    )]
     NotMounted,
     #[error("{action} {path}: {source}{hint}")]
     Io { action: &'static str, path: PathBuf, source: io::Error, hint: &'static str },
@@ -76,7 +78,8 @@ const PERMISSION_HINT: &str = " (creating cgroups needs root, or a delegated cgr
 
 fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> CgroupError + 'a {
     move |source| {
-        let hint = if source.kind() == io::ErrorKind::PermissionDenied { PERMISSION_HINT } else { "" };
+        let hint =
+            if source.kind() == io::ErrorKind::PermissionDenied { PERMISSION_HINT } else { "" };
         CgroupError::Io { action, path: path.to_path_buf(), source, hint }
     }
 }
@@ -208,9 +211,11 @@ impl Cgroup {
     pub fn planned(layout: &Layout, relative: &str) -> Cgroup {
         let dirs = match layout {
             Layout::V1 { mounts } => mounts.iter().map(|(c, m)| (*c, m.join(relative))).collect(),
-            Layout::V2 { root, .. } => {
-                Controller::ALL.into_iter().filter(|c| layout.has(*c)).map(|c| (c, root.join(relative))).collect()
-            }
+            Layout::V2 { root, .. } => Controller::ALL
+                .into_iter()
+                .filter(|c| layout.has(*c))
+                .map(|c| (c, root.join(relative)))
+                .collect(),
         };
         Cgroup { version: layout.version(), dirs }
     }
@@ -295,10 +300,16 @@ impl Cgroup {
             for l in &limits.io {
                 if self.version == 1 {
                     if let Some(r) = l.read_bps {
-                        write_file(&dir.join("blkio.throttle.read_bps_device"), &format!("{}:{} {r}", l.major, l.minor))?;
+                        write_file(
+                            &dir.join("blkio.throttle.read_bps_device"),
+                            &format!("{}:{} {r}", l.major, l.minor),
+                        )?;
                     }
                     if let Some(w) = l.write_bps {
-                        write_file(&dir.join("blkio.throttle.write_bps_device"), &format!("{}:{} {w}", l.major, l.minor))?;
+                        write_file(
+                            &dir.join("blkio.throttle.write_bps_device"),
+                            &format!("{}:{} {w}", l.major, l.minor),
+                        )?;
                     }
                 } else {
                     let mut line = format!("{}:{}", l.major, l.minor);
@@ -387,17 +398,24 @@ impl Cgroup {
     /// Reads the cgroup's accounting.
     pub fn stats(&self) -> Stats {
         let mut s = Stats::default();
-        let read = |c: Controller, file: &str| self.dir(c).and_then(|d| fs::read_to_string(d.join(file)).ok());
+        let read = |c: Controller, file: &str| {
+            self.dir(c).and_then(|d| fs::read_to_string(d.join(file)).ok())
+        };
         if self.version == 1 {
-            s.cpu_usage_ns = read(Controller::Cpuacct, "cpuacct.usage").and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+            s.cpu_usage_ns = read(Controller::Cpuacct, "cpuacct.usage")
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0);
             if let Some(text) = read(Controller::Cpu, "cpu.stat") {
                 let kv = keyed(&text);
                 s.cpu_periods = kv.get("nr_periods").copied().unwrap_or(0);
                 s.cpu_throttled_periods = kv.get("nr_throttled").copied().unwrap_or(0);
                 s.cpu_throttled_ns = kv.get("throttled_time").copied().unwrap_or(0);
             }
-            s.memory_bytes = read(Controller::Memory, "memory.usage_in_bytes").and_then(|t| t.trim().parse().ok()).unwrap_or(0);
-            s.memory_peak_bytes = read(Controller::Memory, "memory.max_usage_in_bytes").and_then(|t| t.trim().parse().ok());
+            s.memory_bytes = read(Controller::Memory, "memory.usage_in_bytes")
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0);
+            s.memory_peak_bytes = read(Controller::Memory, "memory.max_usage_in_bytes")
+                .and_then(|t| t.trim().parse().ok());
             s.oom_kills = read(Controller::Memory, "memory.oom_control")
                 .map(|t| keyed(&t).get("oom_kill").copied().unwrap_or(0))
                 .unwrap_or(0);
@@ -413,7 +431,9 @@ impl Cgroup {
                     }
                 }
             }
-            s.pids = read(Controller::Pids, "pids.current").and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+            s.pids = read(Controller::Pids, "pids.current")
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0);
         } else {
             if let Some(text) = read(Controller::Cpuacct, "cpu.stat") {
                 let kv = keyed(&text);
@@ -422,8 +442,11 @@ impl Cgroup {
                 s.cpu_throttled_periods = kv.get("nr_throttled").copied().unwrap_or(0);
                 s.cpu_throttled_ns = kv.get("throttled_usec").copied().unwrap_or(0) * 1000;
             }
-            s.memory_bytes = read(Controller::Memory, "memory.current").and_then(|t| t.trim().parse().ok()).unwrap_or(0);
-            s.memory_peak_bytes = read(Controller::Memory, "memory.peak").and_then(|t| t.trim().parse().ok());
+            s.memory_bytes = read(Controller::Memory, "memory.current")
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0);
+            s.memory_peak_bytes =
+                read(Controller::Memory, "memory.peak").and_then(|t| t.trim().parse().ok());
             s.oom_kills = read(Controller::Memory, "memory.events")
                 .map(|t| keyed(&t).get("oom_kill").copied().unwrap_or(0))
                 .unwrap_or(0);
@@ -438,7 +461,9 @@ impl Cgroup {
                     }
                 }
             }
-            s.pids = read(Controller::Pids, "pids.current").and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+            s.pids = read(Controller::Pids, "pids.current")
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0);
         }
         s
     }
@@ -455,7 +480,10 @@ impl Cgroup {
         }
         let _ = self.freeze(false);
         for pid in self.pids() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 
@@ -527,7 +555,8 @@ mod tests {
 
     #[test]
     fn detects_unified_v2() {
-        let layout = Layout::from_mountinfo(UNIFIED, |_| "cpuset cpu io memory pids".into()).unwrap();
+        let layout =
+            Layout::from_mountinfo(UNIFIED, |_| "cpuset cpu io memory pids".into()).unwrap();
         assert_eq!(layout.version(), 2);
         assert!(layout.has(Controller::Io) && layout.has(Controller::Freezer));
         let cg = Cgroup::planned(&layout, "shadowgate/x");

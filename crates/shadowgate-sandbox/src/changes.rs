@@ -6,8 +6,7 @@
 //! 0:0); a directory replaced wholesale is marked opaque.
 
 use std::{
-    fs,
-    io,
+    fs, io,
     os::unix::fs::{FileTypeExt, MetadataExt},
     path::{Path, PathBuf},
 };

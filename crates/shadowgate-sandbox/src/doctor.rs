@@ -42,9 +42,17 @@ pub fn run() -> Vec<Check> {
                     "cgroup v1 (hybrid or legacy); controllers: {}",
                     mounts.keys().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
                 ),
-                Layout::V2 { root, controllers } => format!("cgroup v2 at {} with {}", root.display(), controllers.join(" ")),
+                Layout::V2 { root, controllers } => {
+                    format!("cgroup v2 at {} with {}", root.display(), controllers.join(" "))
+                }
             };
-            out.push(Check { name: "cgroup.layout".into(), ok: true, detail, fix: None, required: true });
+            out.push(Check {
+                name: "cgroup.layout".into(),
+                ok: true,
+                detail,
+                fix: None,
+                required: true,
+            });
             for (c, why, required) in [
                 (Controller::Cpu, "CPU quota", true),
                 (Controller::Memory, "memory limit and OOM accounting", true),
@@ -89,12 +97,16 @@ pub fn run() -> Vec<Check> {
             name: "cgroup.layout".into(),
             ok: false,
             detail: e.to_string(),
-            fix: Some("mount cgroup2 at /sys/fs/cgroup (mount -t cgroup2 none /sys/fs/cgroup)".into()),
+            fix: Some(
+                "mount cgroup2 at /sys/fs/cgroup (mount -t cgroup2 none /sys/fs/cgroup)".into(),
+            ),
             required: true,
         }),
     }
 
-    let netns = std::thread::spawn(|| unshare(CloneFlags::CLONE_NEWNET)).join().unwrap_or(Err(nix::Error::EINVAL));
+    let netns = std::thread::spawn(|| unshare(CloneFlags::CLONE_NEWNET))
+        .join()
+        .unwrap_or(Err(nix::Error::EINVAL));
     out.push(Check {
         name: "namespace.net".into(),
         ok: netns.is_ok(),
@@ -102,7 +114,9 @@ pub fn run() -> Vec<Check> {
             Ok(()) => "a private network namespace can be created".into(),
             Err(e) => format!("unshare(CLONE_NEWNET) failed: {e}"),
         },
-        fix: netns.is_err().then(|| "network namespaces need root (CAP_SYS_ADMIN) and CONFIG_NET_NS".into()),
+        fix: netns
+            .is_err()
+            .then(|| "network namespaces need root (CAP_SYS_ADMIN) and CONFIG_NET_NS".into()),
         required: true,
     });
 
@@ -116,7 +130,10 @@ pub fn run() -> Vec<Check> {
         out.push(Check {
             name: name.into(),
             ok,
-            detail: format!("{why}: {}", if ok { "supported by the kernel" } else { "not supported" }),
+            detail: format!(
+                "{why}: {}",
+                if ok { "supported by the kernel" } else { "not supported" }
+            ),
             fix: (!ok).then(|| format!("enable {why} in the kernel configuration")),
             required: true,
         });
@@ -124,7 +141,12 @@ pub fn run() -> Vec<Check> {
 
     let filesystems = fs::read_to_string("/proc/filesystems").unwrap_or_default();
     for (fs_name, why, required, fix) in [
-        ("overlay", "copy-on-write release directory", true, "load the overlay module (modprobe overlay)"),
+        (
+            "overlay",
+            "copy-on-write release directory",
+            true,
+            "load the overlay module (modprobe overlay)",
+        ),
         ("tmpfs", "size-limited writable layer", true, "enable CONFIG_TMPFS"),
         ("fuse", "I/O-error faults on chosen paths", false, "load the fuse module (modprobe fuse)"),
     ] {

@@ -118,9 +118,10 @@ pub fn launch_failure(code: i32) -> Option<&'static str> {
 
 /// Init mode: reads the init spec at `spec_path` and never returns.
 pub fn main(spec_path: &Path) -> ! {
-    let spec: InitSpec = match fs::read(spec_path).map_err(|e| e.to_string()).and_then(|b| {
-        serde_json::from_slice(&b).map_err(|e| e.to_string())
-    }) {
+    let spec: InitSpec = match fs::read(spec_path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
         Ok(s) => s,
         Err(e) => {
             eprintln!("shadowgate init: cannot read {}: {e}", spec_path.display());
@@ -129,6 +130,9 @@ pub fn main(spec_path: &Path) -> ! {
     };
     // SAFETY: the supervisor passed this descriptor open and owned by this process.
     let status = unsafe { File::from_raw_fd(spec.status_fd) };
+    // The processes init starts must not hold the pipe open.
+    let _ =
+        nix::fcntl::fcntl(&status, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
     let mut reporter = Reporter(status);
     match run(&spec, &mut reporter) {
         Ok(code) => std::process::exit(code),
@@ -153,7 +157,11 @@ impl Reporter {
 fn run(spec: &InitSpec, reporter: &mut Reporter) -> Result<i32, String> {
     sethostname(&spec.hostname).map_err(|e| format!("set hostname: {e}"))?;
     let open_log = |p: &Path| {
-        OpenOptions::new().create(true).append(true).open(p).map_err(|e| format!("open log {}: {e}", p.display()))
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .map_err(|e| format!("open log {}: {e}", p.display()))
     };
     let install_log = open_log(&spec.install_log)?;
     let stdout_log = open_log(&spec.stdout_log)?;
@@ -178,7 +186,9 @@ fn run(spec: &InitSpec, reporter: &mut Reporter) -> Result<i32, String> {
         let ms = started.elapsed().as_millis() as u64;
         match outcome {
             Outcome::Exited(code) => {
-                reporter.send(json!({"event": "install_finished", "step": step.name, "code": code, "ms": ms}));
+                reporter.send(
+                    json!({"event": "install_finished", "step": step.name, "code": code, "ms": ms}),
+                );
                 if code != 0 {
                     return Ok(code);
                 }
@@ -188,7 +198,9 @@ fn run(spec: &InitSpec, reporter: &mut Reporter) -> Result<i32, String> {
                 return Ok(124);
             }
             Outcome::Stopped(code) => {
-                reporter.send(json!({"event": "install_finished", "step": step.name, "code": code, "ms": ms}));
+                reporter.send(
+                    json!({"event": "install_finished", "step": step.name, "code": code, "ms": ms}),
+                );
                 return Ok(code);
             }
         }
@@ -205,8 +217,14 @@ fn run(spec: &InitSpec, reporter: &mut Reporter) -> Result<i32, String> {
 }
 
 /// Signals init passes on to the process it runs.
-const FORWARDED: [Signal; 6] =
-    [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2];
+const FORWARDED: [Signal; 6] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
 
 fn start(p: &ProcessSpec, stdout: File, stderr: File) -> Result<Pid, String> {
     let mut cmd = Command::new("/bin/sh");
@@ -261,7 +279,11 @@ fn supervise(child: Pid, timeout_ms: u64, signals: &SigSet) -> Outcome {
                             WaitStatus::Signaled(_, sig, _) => 128 + sig as i32,
                             _ => continue,
                         };
-                        return if stopping { Outcome::Stopped(code) } else { Outcome::Exited(code) };
+                        return if stopping {
+                            Outcome::Stopped(code)
+                        } else {
+                            Outcome::Exited(code)
+                        };
                     }
                 }
             }
@@ -278,7 +300,10 @@ fn supervise(child: Pid, timeout_ms: u64, signals: &SigSet) -> Outcome {
             }
             None => Duration::from_secs(3600),
         };
-        let ts = libc::timespec { tv_sec: wait.as_secs() as libc::time_t, tv_nsec: wait.subsec_nanos() as libc::c_long };
+        let ts = libc::timespec {
+            tv_sec: wait.as_secs() as libc::time_t,
+            tv_nsec: wait.subsec_nanos() as libc::c_long,
+        };
         // SAFETY: `signals` is a valid sigset and `ts` a valid timespec; no siginfo is requested.
         let sig = unsafe { libc::sigtimedwait(signals.as_ref(), std::ptr::null_mut(), &ts) };
         if sig <= 0 || sig == libc::SIGCHLD {
@@ -314,8 +339,14 @@ fn build_root(spec: &InitSpec) -> Result<(), String> {
     let root = &spec.new_root;
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .map_err(err("make private", Path::new("/")))?;
-    mount(Some("tmpfs"), root, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("size=1m,mode=755"))
-        .map_err(err("mount tmpfs on", root))?;
+    mount(
+        Some("tmpfs"),
+        root,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("size=1m,mode=755"),
+    )
+    .map_err(err("mount tmpfs on", root))?;
 
     let skip = ["proc", "sys", "dev", "tmp", "run", "shadowgate", "lost+found"];
     let entries = fs::read_dir("/").map_err(|e| format!("read /: {e}"))?;
@@ -329,7 +360,8 @@ fn build_root(spec: &InitSpec) -> Result<(), String> {
         let target = root.join(&name);
         let Ok(meta) = fs::symlink_metadata(&source) else { continue };
         if meta.file_type().is_symlink() {
-            let link = fs::read_link(&source).map_err(|e| format!("read link {}: {e}", source.display()))?;
+            let link = fs::read_link(&source)
+                .map_err(|e| format!("read link {}: {e}", source.display()))?;
             symlink(&link, &target).map_err(|e| format!("symlink {}: {e}", target.display()))?;
         } else if meta.is_dir() {
             bind(&source, &target, true)?;
@@ -346,8 +378,14 @@ fn build_root(spec: &InitSpec) -> Result<(), String> {
         escape_overlay(&spec.layer.join("upper")),
         escape_overlay(&spec.layer.join("work"))
     );
-    mount(Some("overlay"), &release, Some("overlay"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(options.as_str()))
-        .map_err(err("mount the overlay on", &release))?;
+    mount(
+        Some("overlay"),
+        &release,
+        Some("overlay"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(options.as_str()),
+    )
+    .map_err(err("mount the overlay on", &release))?;
     bind(&spec.layer.join("data"), &data, false)?;
     bind(&spec.layer.join("tmp"), &root.join("tmp"), false)?;
     bind(&spec.layer.join("run"), &root.join("run"), false)?;
@@ -375,7 +413,11 @@ fn build_root(spec: &InitSpec) -> Result<(), String> {
         None::<&str>,
         "/",
         None::<&str>,
-        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        MsFlags::MS_REMOUNT
+            | MsFlags::MS_BIND
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV,
         None::<&str>,
     )
     .map_err(err("make read-only", Path::new("/")))?;
@@ -384,15 +426,32 @@ fn build_root(spec: &InitSpec) -> Result<(), String> {
 
 fn build_dev(dev: &Path, shm: &Path) -> Result<(), String> {
     mkdirs(dev)?;
-    mount(Some("tmpfs"), dev, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("size=64k,mode=755"))
-        .map_err(|e| format!("mount tmpfs on {}: {e}", dev.display()))?;
+    mount(
+        Some("tmpfs"),
+        dev,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("size=64k,mode=755"),
+    )
+    .map_err(|e| format!("mount tmpfs on {}: {e}", dev.display()))?;
     for node in ["null", "zero", "full", "random", "urandom", "tty"] {
         let target = dev.join(node);
         File::create(&target).map_err(|e| format!("create {}: {e}", target.display()))?;
-        mount(Some(&Path::new("/dev").join(node)), &target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .map_err(|e| format!("bind /dev/{node}: {e}"))?;
+        mount(
+            Some(&Path::new("/dev").join(node)),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(|e| format!("bind /dev/{node}: {e}"))?;
     }
-    for (name, to) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+    for (name, to) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
         symlink(to, dev.join(name)).map_err(|e| format!("link /dev/{name}: {e}"))?;
     }
     bind(shm, &dev.join("shm"), false)
@@ -450,7 +509,11 @@ fn make_read_only(target: &Path) -> Result<(), String> {
         if *mp == prefix || mp.starts_with(&format!("{prefix}/")) {
             let opts = fields.get(5).copied().unwrap_or_default();
             let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
-            for (opt, flag) in [("nosuid", MsFlags::MS_NOSUID), ("nodev", MsFlags::MS_NODEV), ("noexec", MsFlags::MS_NOEXEC)] {
+            for (opt, flag) in [
+                ("nosuid", MsFlags::MS_NOSUID),
+                ("nodev", MsFlags::MS_NODEV),
+                ("noexec", MsFlags::MS_NOEXEC),
+            ] {
                 if opts.split(',').any(|o| o == opt) {
                     flags |= flag;
                 }
@@ -477,6 +540,7 @@ fn escape_overlay(p: &Path) -> String {
 /// The in-environment paths a release's placeholders resolve to.
 pub fn placeholder_paths(release_is_file: bool, artifact_name: &str) -> (PathBuf, PathBuf) {
     let release_dir = PathBuf::from(inside::RELEASE_DIR);
-    let artifact = if release_is_file { release_dir.join(artifact_name) } else { release_dir.clone() };
+    let artifact =
+        if release_is_file { release_dir.join(artifact_name) } else { release_dir.clone() };
     (release_dir, artifact)
 }

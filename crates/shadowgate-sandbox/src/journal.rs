@@ -46,7 +46,10 @@ impl HostObject {
                 let dirs = dirs
                     .iter()
                     .filter_map(|(name, path)| {
-                        Controller::ALL.into_iter().find(|c| c.v1_name() == name).map(|c| (c, path.clone()))
+                        Controller::ALL
+                            .into_iter()
+                            .find(|c| c.v1_name() == name)
+                            .map(|c| (c, path.clone()))
                     })
                     .collect();
                 Some(crate::cgroup::Cgroup::from_dirs(*version, dirs))

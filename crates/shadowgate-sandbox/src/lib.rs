@@ -25,4 +25,6 @@ pub mod supervisor;
 
 mod backend;
 
-pub use backend::{EnvHandle, GcReport, LocalBackend, Progress, UpError, default_state_root, live_supervisors};
+pub use backend::{
+    EnvHandle, GcReport, LocalBackend, Progress, UpError, default_state_root, live_supervisors,
+};

@@ -68,8 +68,14 @@ pub fn create(name: &str) -> Result<PathBuf, NetnsError> {
             unshare(CloneFlags::CLONE_NEWNET).map_err(sys("unshare the network namespace"))?;
             loopback_up()?;
             let own = format!("/proc/self/task/{}/ns/net", nix::unistd::gettid());
-            mount(Some(own.as_str()), &target_for_thread, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-                .map_err(sys("bind-mount the network namespace"))?;
+            mount(
+                Some(own.as_str()),
+                &target_for_thread,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(sys("bind-mount the network namespace"))?;
             // The thread ends here; its namespace lives on through the bind mount.
             Ok(())
         })
@@ -112,8 +118,10 @@ pub fn remove(path: &Path) -> Result<(), NetnsError> {
 
 /// Sets `IFF_UP` on `lo` in the calling thread's network namespace.
 fn loopback_up() -> Result<(), NetnsError> {
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)
-        .map_err(|e| NetnsError::Io { action: "open a socket in", path: "netns".into(), source: e, hint: "" })?;
+    let sock =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).map_err(|e| {
+            NetnsError::Io { action: "open a socket in", path: "netns".into(), source: e, hint: "" }
+        })?;
     // SAFETY: `ifreq` is plain old data; we pass a valid pointer to it to two ioctls that only
     // read and write within the struct.
     unsafe {
@@ -122,11 +130,21 @@ fn loopback_up() -> Result<(), NetnsError> {
             *dst = *src as libc::c_char;
         }
         if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
-            return Err(NetnsError::Io { action: "read flags of", path: "lo".into(), source: io::Error::last_os_error(), hint: "" });
+            return Err(NetnsError::Io {
+                action: "read flags of",
+                path: "lo".into(),
+                source: io::Error::last_os_error(),
+                hint: "",
+            });
         }
         req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
         if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
-            return Err(NetnsError::Io { action: "bring up", path: "lo".into(), source: io::Error::last_os_error(), hint: "" });
+            return Err(NetnsError::Io {
+                action: "bring up",
+                path: "lo".into(),
+                source: io::Error::last_os_error(),
+                hint: "",
+            });
         }
     }
     Ok(())
@@ -153,7 +171,8 @@ impl NetnsSockets {
         thread::Builder::new()
             .name("shadowgate-netns-sockets".into())
             .spawn(move || {
-                let entered = setns(ns.as_fd(), CloneFlags::CLONE_NEWNET).map_err(sys("enter the network namespace"));
+                let entered = setns(ns.as_fd(), CloneFlags::CLONE_NEWNET)
+                    .map_err(sys("enter the network namespace"));
                 let ok = entered.is_ok();
                 let _ = ready_tx.send(entered);
                 if ok {
@@ -172,24 +191,34 @@ impl NetnsSockets {
         let (tx, rx) = mpsc::channel();
         self.jobs
             .send(Box::new(move || {
-                let made = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, Some(socket2::Protocol::TCP))
-                    .and_then(|s| {
-                        s.set_nonblocking(true)?;
-                        s.set_tcp_nodelay(true)?;
-                        Ok(s)
-                    });
+                let made = socket2::Socket::new(
+                    socket2::Domain::IPV4,
+                    socket2::Type::STREAM,
+                    Some(socket2::Protocol::TCP),
+                )
+                .and_then(|s| {
+                    s.set_nonblocking(true)?;
+                    s.set_tcp_nodelay(true)?;
+                    Ok(s)
+                });
                 let _ = tx.send(made);
             }))
             .map_err(|_| NetnsError::ThreadGone)?;
-        let sock = rx
-            .recv()
-            .map_err(|_| NetnsError::ThreadGone)?
-            .map_err(|e| NetnsError::Io { action: "create a socket in", path: "netns".into(), source: e, hint: "" })?;
+        let sock = rx.recv().map_err(|_| NetnsError::ThreadGone)?.map_err(|e| NetnsError::Io {
+            action: "create a socket in",
+            path: "netns".into(),
+            source: e,
+            hint: "",
+        })?;
         Ok(sock.into())
     }
 
     /// Connects (blocking, with a timeout) to `addr` inside the namespace.
-    pub fn connect_std(&self, addr: std::net::SocketAddr, timeout: std::time::Duration) -> io::Result<std::net::TcpStream> {
+    pub fn connect_std(
+        &self,
+        addr: std::net::SocketAddr,
+        timeout: std::time::Duration,
+    ) -> io::Result<std::net::TcpStream> {
         let fd = self.tcp_socket().map_err(|e| io::Error::other(e.to_string()))?;
         // SAFETY: `fd` is an owned, open socket descriptor; ownership moves into the Socket.
         let sock = unsafe { socket2::Socket::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)) };
@@ -202,7 +231,8 @@ impl NetnsSockets {
     pub async fn connect(&self, addr: std::net::SocketAddr) -> io::Result<tokio::net::TcpStream> {
         let fd = self.tcp_socket().map_err(|e| io::Error::other(e.to_string()))?;
         // SAFETY: `fd` is an owned, open, non-blocking TCP socket; ownership moves into tokio.
-        let sock = unsafe { tokio::net::TcpSocket::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)) };
+        let sock =
+            unsafe { tokio::net::TcpSocket::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)) };
         sock.connect(addr).await
     }
 
@@ -213,8 +243,12 @@ impl NetnsSockets {
         // SAFETY: `fd` is an owned socket descriptor; ownership moves into the Socket.
         let sock = unsafe { socket2::Socket::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)) };
         let any: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
-        sock.bind(&any.into())
-            .map_err(|e| NetnsError::Io { action: "bind in", path: "netns".into(), source: e, hint: "" })?;
+        sock.bind(&any.into()).map_err(|e| NetnsError::Io {
+            action: "bind in",
+            path: "netns".into(),
+            source: e,
+            hint: "",
+        })?;
         let local = sock
             .local_addr()
             .ok()

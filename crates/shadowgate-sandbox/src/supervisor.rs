@@ -112,7 +112,10 @@ impl Ready {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 struct Supervisor {
@@ -137,10 +140,15 @@ fn run(env_dir: &Path) -> Result<(), String> {
     .map_err(|e| format!("parse {}: {e}", paths.spec().display()))?;
     let mut ready = Ready::from_fd();
     let store = SqliteStore::open(&spec.store_path).map_err(|e| e.to_string())?;
-    let mut journal = Journal::open(&paths.journal()).map_err(|e| format!("open the journal: {e}"))?;
+    let mut journal =
+        Journal::open(&paths.journal()).map_err(|e| format!("open the journal: {e}"))?;
     let me = std::process::id() as i32;
     journal
-        .record(&HostObject::Process { pid: me, start_time: process_start_time(me).unwrap_or(0), role: "supervisor".into() })
+        .record(&HostObject::Process {
+            pid: me,
+            start_time: process_start_time(me).unwrap_or(0),
+            role: "supervisor".into(),
+        })
         .map_err(|e| format!("write the journal: {e}"))?;
     let mut sup = Supervisor {
         spec,
@@ -211,7 +219,9 @@ impl Supervisor {
     }
 
     fn record(&mut self, object: HostObject) -> Result<(), String> {
-        self.journal.record(&object).map_err(|e| format!("write the journal {}: {e}", self.journal.path().display()))
+        self.journal
+            .record(&object)
+            .map_err(|e| format!("write the journal {}: {e}", self.journal.path().display()))
     }
 
     fn host_name(&self) -> String {
@@ -267,24 +277,44 @@ impl Supervisor {
         fs::create_dir_all(&layer).map_err(|e| format!("create {}: {e}", layer.display()))?;
         self.record(HostObject::Mount { path: layer.clone() })?;
         let opts = format!("size={},mode=755", self.spec.limits.disk_bytes);
-        mount(Some("tmpfs"), &layer, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(opts.as_str()))
-            .map_err(|e| format!("mount the writable layer on {}: {e}", layer.display()))?;
+        mount(
+            Some("tmpfs"),
+            &layer,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some(opts.as_str()),
+        )
+        .map_err(|e| format!("mount the writable layer on {}: {e}", layer.display()))?;
         self.layer_mounted = true;
-        for (dir, mode) in [("upper", 0o755), ("work", 0o755), ("data", 0o755), ("tmp", 0o1777), ("run", 0o755), ("shm", 0o1777)] {
+        for (dir, mode) in [
+            ("upper", 0o755),
+            ("work", 0o755),
+            ("data", 0o755),
+            ("tmp", 0o1777),
+            ("run", 0o755),
+            ("shm", 0o1777),
+        ] {
             let p = layer.join(dir);
             fs::create_dir(&p).map_err(|e| format!("create {}: {e}", p.display()))?;
-            fs::set_permissions(&p, fs::Permissions::from_mode(mode)).map_err(|e| format!("chmod {}: {e}", p.display()))?;
+            fs::set_permissions(&p, fs::Permissions::from_mode(mode))
+                .map_err(|e| format!("chmod {}: {e}", p.display()))?;
         }
-        fs::create_dir_all(self.paths.new_root()).map_err(|e| format!("create {}: {e}", self.paths.new_root().display()))?;
+        fs::create_dir_all(self.paths.new_root())
+            .map_err(|e| format!("create {}: {e}", self.paths.new_root().display()))?;
 
         let release = &self.spec.release_path;
-        let meta = fs::metadata(release).map_err(|e| format!("the release {}: {e}", release.display()))?;
+        let meta =
+            fs::metadata(release).map_err(|e| format!("the release {}: {e}", release.display()))?;
         let (lower, artifact_name) = if meta.is_file() {
             // The overlay needs a directory below it: give the file one of its own.
             let dir = self.paths.artifact_lower();
             fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-            let file_name = release.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "artifact".into());
-            fs::copy(release, dir.join(&file_name)).map_err(|e| format!("copy the release {}: {e}", release.display()))?;
+            let file_name = release
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| "artifact".into());
+            fs::copy(release, dir.join(&file_name))
+                .map_err(|e| format!("copy the release {}: {e}", release.display()))?;
             (dir, file_name)
         } else {
             (release.clone(), String::new())
@@ -303,10 +333,14 @@ impl Supervisor {
         values.insert("release".to_string(), self.spec.release.clone());
         let expand = |t: &str, quote: bool| -> Result<String, String> {
             let template = Template::parse(t).map_err(|e| format!("template `{t}`: {e}"))?;
-            if quote { template.expand(&values) } else { template.expand_raw(&values) }.map_err(|e| format!("template `{t}`: {e}"))
+            if quote { template.expand(&values) } else { template.expand_raw(&values) }
+                .map_err(|e| format!("template `{t}`: {e}"))
         };
         let mut env = BTreeMap::new();
-        env.insert("PATH".to_string(), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string());
+        env.insert(
+            "PATH".to_string(),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+        );
         env.insert("HOME".to_string(), inside::DATA_DIR.to_string());
         env.insert("TMPDIR".to_string(), inside::TMP_DIR.to_string());
         env.insert("PORT".to_string(), self.port.to_string());
@@ -334,14 +368,24 @@ impl Supervisor {
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        let app = ProcessSpec { name: "app".into(), command: expand(&self.spec.command, true)?, env, workdir, timeout_ms: 0 };
+        let app = ProcessSpec {
+            name: "app".into(),
+            command: expand(&self.spec.command, true)?,
+            env,
+            workdir,
+            timeout_ms: 0,
+        };
 
         // Init, with a pipe to report on.
-        let (status_read, status_write) = nix::unistd::pipe().map_err(|e| format!("create a pipe: {e}"))?;
+        let (status_read, status_write) =
+            nix::unistd::pipe().map_err(|e| format!("create a pipe: {e}"))?;
         let status_fd = status_write.as_raw_fd();
         // The write end must survive execve in the child; clear close-on-exec on it.
-        nix::fcntl::fcntl(&status_write, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))
-            .map_err(|e| format!("configure the status pipe: {e}"))?;
+        nix::fcntl::fcntl(
+            &status_write,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .map_err(|e| format!("configure the status pipe: {e}"))?;
         let log = &self.spec.log_dir;
         let init_spec = InitSpec {
             hostname: name.clone(),
@@ -356,19 +400,30 @@ impl Supervisor {
             status_fd,
         };
         let init_json = serde_json::to_vec_pretty(&init_spec).map_err(|e| e.to_string())?;
-        fs::write(self.paths.init_spec(), init_json).map_err(|e| format!("write {}: {e}", self.paths.init_spec().display()))?;
+        fs::write(self.paths.init_spec(), init_json)
+            .map_err(|e| format!("write {}: {e}", self.paths.init_spec().display()))?;
 
         let cstr = |s: &str| CString::new(s).map_err(|_| format!("`{s}` contains a NUL byte"));
-        let exe = std::env::current_exe().map_err(|e| format!("locate the shadowgate binary: {e}"))?;
+        let exe =
+            std::env::current_exe().map_err(|e| format!("locate the shadowgate binary: {e}"))?;
         let launch = init::Launch {
             exe: cstr(&exe.to_string_lossy())?,
-            argv: vec![cstr("shadowgate-init")?, cstr("__init")?, cstr(&self.paths.init_spec().to_string_lossy())?],
+            argv: vec![
+                cstr("shadowgate-init")?,
+                cstr("__init")?,
+                cstr(&self.paths.init_spec().to_string_lossy())?,
+            ],
             envp: vec![cstr("PATH=/usr/sbin:/usr/bin:/sbin:/bin")?],
             cgroup_procs: match &self.cgroup {
                 Some(cg) => cg
                     .procs_files()
                     .iter()
-                    .map(|p| fs::OpenOptions::new().write(true).open(p).map_err(|e| format!("open {}: {e}", p.display())))
+                    .map(|p| {
+                        fs::OpenOptions::new()
+                            .write(true)
+                            .open(p)
+                            .map_err(|e| format!("open {}: {e}", p.display()))
+                    })
                     .collect::<Result<_, _>>()?,
                 None => Vec::new(),
             },
@@ -379,7 +434,11 @@ impl Supervisor {
         let pid = init::spawn(&launch).map_err(|e| format!("start the environment's init: {e}"))?;
         drop(status_write);
         self.init = Some(pid);
-        self.record(HostObject::Process { pid: pid.as_raw(), start_time: process_start_time(pid.as_raw()).unwrap_or(0), role: "init".into() })?;
+        self.record(HostObject::Process {
+            pid: pid.as_raw(),
+            start_time: process_start_time(pid.as_raw()).unwrap_or(0),
+            role: "init".into(),
+        })?;
 
         let (exit_tx, exit_rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
@@ -471,49 +530,30 @@ impl Supervisor {
         let mut health_deadline = Instant::now();
         let mut last_probe_error;
         let mut app_code: Option<i32> = None;
+        let mut status_closed = false;
         let health_interval = Duration::from_millis(self.spec.health.interval_ms.max(1));
         let mut probe_tick = tokio::time::interval(health_interval);
-        let sample_every = Duration::from_millis(if self.spec.sample_interval_ms == 0 { 3_600_000 } else { self.spec.sample_interval_ms });
+        let sample_every = Duration::from_millis(if self.spec.sample_interval_ms == 0 {
+            3_600_000
+        } else {
+            self.spec.sample_interval_ms
+        });
         let mut sample_tick = tokio::time::interval(sample_every);
         let mut sampler = Sampler::new(self);
 
         let stop_reason: Option<String> = loop {
             tokio::select! {
-                msg = status_rx.recv() => {
-                    let Some(msg) = msg else { continue };
-                    match msg["event"].as_str().unwrap_or_default() {
-                        "install_started" => {
-                            let step = msg["step"].as_str().unwrap_or_default();
-                            self.event("install_started", &format!("install step `{step}` started"), msg.clone());
-                        }
-                        "install_finished" => {
-                            let step = msg["step"].as_str().unwrap_or_default();
-                            let code = msg["code"].as_i64().unwrap_or(-1);
-                            let ms = msg["ms"].as_u64().unwrap_or(0);
-                            self.event("install_finished", &format!("install step `{step}` exited with code {code} after {ms} ms"), msg.clone());
-                            if code != 0 {
-                                failure = Some(format!("install step `{step}` exited with code {code}; see {}", self.spec.log_dir.join("install.log").display()));
+                msg = status_rx.recv(), if !status_closed => {
+                    match msg {
+                        Some(msg) => {
+                            if self.on_status(&msg, &mut failure, &mut app_code) {
+                                phase = Phase::Starting;
+                                health_deadline = Instant::now() + Duration::from_millis(self.spec.health.timeout_ms);
+                                self.set_state(EnvState::Starting, None, None);
+                                ready.send(json!({"state": "starting"}));
                             }
                         }
-                        "install_timed_out" => {
-                            let step = msg["step"].as_str().unwrap_or_default();
-                            failure = Some(format!("install step `{step}` did not finish within its timeout; see {}", self.spec.log_dir.join("install.log").display()));
-                            self.event("install_timed_out", failure.as_deref().unwrap_or_default(), msg.clone());
-                        }
-                        "init_failed" => {
-                            failure = Some(format!("the environment could not be built: {}", msg["error"].as_str().unwrap_or("unknown error")));
-                        }
-                        "app_started" => {
-                            phase = Phase::Starting;
-                            health_deadline = Instant::now() + Duration::from_millis(self.spec.health.timeout_ms);
-                            self.set_state(EnvState::Starting, None, None);
-                            ready.send(json!({"state": "starting"}));
-                            self.event("app_started", "the application started", msg.clone());
-                        }
-                        "app_exited" => {
-                            app_code = msg["code"].as_i64().map(|c| c as i32);
-                        }
-                        _ => {}
+                        None => status_closed = true,
                     }
                 }
                 _ = probe_tick.tick(), if phase == Phase::Starting => {
@@ -558,13 +598,14 @@ impl Supervisor {
                 _ = sigint.recv() => break Some("stopped on request (SIGINT)".to_string()),
                 _ = sighup.recv() => break Some("stopped on request (SIGHUP)".to_string()),
                 status = exit_async.recv() => {
-                    // Drain status messages that arrived before the exit.
-                    while let Ok(msg) = status_rx.try_recv() {
-                        if msg["event"] == "app_exited" {
-                            app_code = msg["code"].as_i64().map(|c| c as i32);
-                        } else if msg["event"] == "init_failed" {
-                            failure = Some(format!("the environment could not be built: {}", msg["error"].as_str().unwrap_or("unknown error")));
-                        }
+                    // Init is gone, so its status pipe is closed: read what it said last.
+                    if !status_closed {
+                        let drain = async {
+                            while let Some(msg) = status_rx.recv().await {
+                                self.on_status(&msg, &mut failure, &mut app_code);
+                            }
+                        };
+                        let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
                     }
                     let code = match status {
                         Some(WaitStatus::Exited(_, c)) => c,
@@ -600,13 +641,76 @@ impl Supervisor {
         }
     }
 
+    /// Records one progress message from init. Returns true when the application has started.
+    fn on_status(
+        &self,
+        msg: &serde_json::Value,
+        failure: &mut Option<String>,
+        app_code: &mut Option<i32>,
+    ) -> bool {
+        let install_log = self.spec.log_dir.join("install.log");
+        let step = msg["step"].as_str().unwrap_or_default();
+        match msg["event"].as_str().unwrap_or_default() {
+            "install_started" => {
+                self.event(
+                    "install_started",
+                    &format!("install step `{step}` started"),
+                    msg.clone(),
+                );
+            }
+            "install_finished" => {
+                let code = msg["code"].as_i64().unwrap_or(-1);
+                let ms = msg["ms"].as_u64().unwrap_or(0);
+                self.event(
+                    "install_finished",
+                    &format!("install step `{step}` exited with code {code} after {ms} ms"),
+                    msg.clone(),
+                );
+                if code != 0 {
+                    *failure = Some(format!(
+                        "install step `{step}` exited with code {code}; see {}",
+                        install_log.display()
+                    ));
+                }
+            }
+            "install_timed_out" => {
+                let text = format!(
+                    "install step `{step}` did not finish within its timeout; see {}",
+                    install_log.display()
+                );
+                self.event("install_timed_out", &text, msg.clone());
+                *failure = Some(text);
+            }
+            "init_failed" => {
+                *failure = Some(format!(
+                    "the environment could not be built: {}",
+                    msg["error"].as_str().unwrap_or("unknown error")
+                ));
+            }
+            "app_started" => {
+                self.event("app_started", "the application started", msg.clone());
+                return true;
+            }
+            "app_exited" => *app_code = msg["code"].as_i64().map(|c| c as i32),
+            _ => {}
+        }
+        false
+    }
+
     /// Stops the application: SIGTERM through init, then SIGKILL after the stop timeout.
     async fn stop(&mut self, exit_async: &mut mpsc::UnboundedReceiver<WaitStatus>) {
         let Some(pid) = self.init else { return };
         let _ = kill(pid, Signal::SIGTERM);
         let grace = Duration::from_millis(self.spec.stop_timeout_ms);
         if tokio::time::timeout(grace, exit_async.recv()).await.is_err() {
-            self.event("stop_timeout", &format!("the application ignored SIGTERM for {} ms; killing it", grace.as_millis()), json!({}));
+            self.event(
+                "stop_timeout",
+                &format!(
+                    "the application ignored SIGTERM for {} ms; killing it",
+                    grace.as_millis()
+                ),
+                json!({}),
+            );
             let _ = kill(pid, Signal::SIGKILL);
             let _ = exit_async.recv().await;
         }
@@ -625,7 +729,11 @@ impl Supervisor {
             cg.kill_all();
         }
         if self.layer_mounted {
-            let lower = if self.paths.artifact_lower().exists() { self.paths.artifact_lower() } else { self.spec.release_path.clone() };
+            let lower = if self.paths.artifact_lower().exists() {
+                self.paths.artifact_lower()
+            } else {
+                self.spec.release_path.clone()
+            };
             if let Ok(list) = changes::list(&self.paths.upper(), &lower)
                 && let Ok(text) = serde_json::to_vec_pretty(&list)
             {
@@ -661,7 +769,8 @@ fn code_meaning(code: i32) -> Option<&'static str> {
 }
 
 fn cgroup_parent() -> String {
-    std::env::var("SHADOWGATE_CGROUP_PARENT").unwrap_or_else(|_| shadowgate_core::env::HOST_PREFIX.to_string())
+    std::env::var("SHADOWGATE_CGROUP_PARENT")
+        .unwrap_or_else(|_| shadowgate_core::env::HOST_PREFIX.to_string())
 }
 
 fn io_limits(spec: &EnvSpec) -> Vec<IoLimit> {
@@ -670,7 +779,12 @@ fn io_limits(spec: &EnvSpec) -> Vec<IoLimit> {
     }
     // Throttle the block device that holds the release (and, in practice, the host's data).
     let Some((major, minor)) = block_device_of(&spec.release_path) else { return Vec::new() };
-    vec![IoLimit { major, minor, read_bps: spec.limits.io_read_bps, write_bps: spec.limits.io_write_bps }]
+    vec![IoLimit {
+        major,
+        minor,
+        read_bps: spec.limits.io_read_bps,
+        write_bps: spec.limits.io_write_bps,
+    }]
 }
 
 /// The whole-disk block device (major, minor) behind a path, if it is on one.
@@ -721,10 +835,22 @@ impl Sampler {
             Sample { series: key("resource.memory"), ts_ms: ts, value: stats.memory_bytes as f64 },
             Sample { series: key("resource.memory_peak"), ts_ms: ts, value: self.peak as f64 },
             Sample { series: key("resource.oom_kills"), ts_ms: ts, value: stats.oom_kills as f64 },
-            Sample { series: key("resource.io_read_bytes"), ts_ms: ts, value: stats.io_read_bytes as f64 },
-            Sample { series: key("resource.io_write_bytes"), ts_ms: ts, value: stats.io_write_bytes as f64 },
+            Sample {
+                series: key("resource.io_read_bytes"),
+                ts_ms: ts,
+                value: stats.io_read_bytes as f64,
+            },
+            Sample {
+                series: key("resource.io_write_bytes"),
+                ts_ms: ts,
+                value: stats.io_write_bytes as f64,
+            },
             Sample { series: key("resource.pids"), ts_ms: ts, value: stats.pids as f64 },
-            Sample { series: key("resource.cpu_seconds"), ts_ms: ts, value: stats.cpu_usage_ns as f64 / 1e9 },
+            Sample {
+                series: key("resource.cpu_seconds"),
+                ts_ms: ts,
+                value: stats.cpu_usage_ns as f64 / 1e9,
+            },
         ];
         if let Some((then, prev)) = &self.last {
             let dt = now.duration_since(*then).as_nanos() as f64;
@@ -732,9 +858,14 @@ impl Sampler {
                 let cores = stats.cpu_usage_ns.saturating_sub(prev.cpu_usage_ns) as f64 / dt;
                 samples.push(Sample { series: key("resource.cpu"), ts_ms: ts, value: cores });
                 let periods = stats.cpu_periods.saturating_sub(prev.cpu_periods);
-                let throttled = stats.cpu_throttled_periods.saturating_sub(prev.cpu_throttled_periods);
+                let throttled =
+                    stats.cpu_throttled_periods.saturating_sub(prev.cpu_throttled_periods);
                 let frac = if periods > 0 { throttled as f64 / periods as f64 } else { 0.0 };
-                samples.push(Sample { series: key("resource.cpu_throttled"), ts_ms: ts, value: frac });
+                samples.push(Sample {
+                    series: key("resource.cpu_throttled"),
+                    ts_ms: ts,
+                    value: frac,
+                });
             }
         }
         let _ = sup.store.append_samples(&samples);
@@ -743,7 +874,10 @@ impl Sampler {
             let n = stats.oom_kills - self.oom_kills;
             sup.event(
                 "oom_kill",
-                &format!("the kernel OOM-killed {n} process(es) at the memory limit of {} bytes", sup.spec.limits.memory_bytes),
+                &format!(
+                    "the kernel OOM-killed {n} process(es) at the memory limit of {} bytes",
+                    sup.spec.limits.memory_bytes
+                ),
                 json!({"count": n, "limit_bytes": sup.spec.limits.memory_bytes}),
             );
             self.oom_kills = stats.oom_kills;

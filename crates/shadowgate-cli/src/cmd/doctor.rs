@@ -34,7 +34,9 @@ pub fn run(args: &JsonArgs) -> Result<u8> {
         } else {
             println!(
                 "\n{}",
-                output::red("Some required features are missing: environments will not start unless you pass --allow-degraded.")
+                output::red(
+                    "Some required features are missing: environments will not start unless you pass --allow-degraded."
+                )
             );
         }
     }

@@ -52,7 +52,14 @@ pub fn env_spec(
     opts: &EnvOptions,
 ) -> EnvSpec {
     let m = &loaded.manifest;
-    let labels = shadowgate_core::env::labels(id, &m.app.name, release, &opts.role, context::now_ms(), &m.labels);
+    let labels = shadowgate_core::env::labels(
+        id,
+        &m.app.name,
+        release,
+        &opts.role,
+        context::now_ms(),
+        &m.labels,
+    );
     let role = match &opts.role {
         Role::Shadow { counterpart } => format!("shadow:{counterpart}"),
         other => other.name().to_string(),
@@ -68,7 +75,11 @@ pub fn env_spec(
         install: m
             .install
             .iter()
-            .map(|s| StepSpec { name: s.name.clone(), command: s.command.clone(), timeout_ms: s.timeout.0.as_millis() as u64 })
+            .map(|s| StepSpec {
+                name: s.name.clone(),
+                command: s.command.clone(),
+                timeout_ms: s.timeout.0.as_millis() as u64,
+            })
             .collect(),
         command: m.run.command.clone(),
         env: m.run.env.clone(),
@@ -110,8 +121,13 @@ fn up(global: &Global, args: &EnvUpArgs) -> Result<u8> {
     let sample_interval = parse_duration(&args.sample_interval, "sample-interval")?;
     let id = EnvId::from_entropy(context::entropy());
     let spinner = output::spinner(&format!("building release {}", args.release));
-    let release_path = loaded.resolve_release(&args.release, !args.no_build, &context::logs_dir(id.as_str()).join("build.log"))?;
+    let release_path = loaded.resolve_release(
+        &args.release,
+        !args.no_build,
+        &context::logs_dir(id.as_str()).join("build.log"),
+    )?;
     let store = context::open_store(global)?;
+    context::record_release(&store, &loaded, &args.release, &release_path)?;
     let backend = context::backend()?;
     let opts = EnvOptions {
         role,
@@ -169,7 +185,11 @@ fn up(global: &Global, args: &EnvUpArgs) -> Result<u8> {
     loop {
         if let Some(status) = handle.try_wait() {
             let env = store.environment(&handle.id)?.context("the environment record vanished")?;
-            eprintln!("environment {} ended: {}", handle.id, env.detail.unwrap_or_else(|| status.to_string()));
+            eprintln!(
+                "environment {} ended: {}",
+                handle.id,
+                env.detail.unwrap_or_else(|| status.to_string())
+            );
             return Ok(if env.state == EnvState::Failed { EXIT_ERROR } else { EXIT_PASS });
         }
         let ts = libc::timespec { tv_sec: 0, tv_nsec: 200_000_000 };
@@ -251,12 +271,19 @@ fn down(global: &Global, args: &EnvDownArgs) -> Result<u8> {
     let backend = context::backend()?;
     let timeout = parse_duration(&args.timeout, "timeout")?;
     let ids: Vec<String> = if args.all {
-        store.environments(&EnvironmentFilter::default())?.into_iter().filter(|e| e.state.is_live()).map(|e| e.id).collect()
+        store
+            .environments(&EnvironmentFilter::default())?
+            .into_iter()
+            .filter(|e| e.state.is_live())
+            .map(|e| e.id)
+            .collect()
     } else {
         let mut out = Vec::new();
         for raw in &args.ids {
             let id: EnvId = raw.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-            if store.environment(id.as_str())?.is_none() && !backend.env_paths(id.as_str()).dir.exists() {
+            if store.environment(id.as_str())?.is_none()
+                && !backend.env_paths(id.as_str()).dir.exists()
+            {
                 bail!("no environment `{id}` (see `shadowgate env ls --all`)");
             }
             out.push(id.to_string());
@@ -288,7 +315,9 @@ fn gc(global: &Global, args: &JsonArgs) -> Result<u8> {
     let store = context::open_store(global)?;
     let report = context::backend()?.gc(&store);
     if args.json {
-        output::json(&json!({"environments": report.environments, "removed": report.removed, "errors": report.errors}));
+        output::json(
+            &json!({"environments": report.environments, "removed": report.removed, "errors": report.errors}),
+        );
     } else {
         for r in &report.removed {
             println!("removed {r}");
@@ -316,14 +345,17 @@ fn diff(global: &Global, args: &EnvDiffArgs) -> Result<u8> {
         let lower = if paths.artifact_lower().exists() {
             paths.artifact_lower()
         } else {
-            let release = store.releases(&env.app)?.into_iter().find(|r| r.name == env.release);
-            match release {
-                Some(r) => r.path.into(),
-                None => paths.artifact_lower(),
-            }
+            let spec: shadowgate_sandbox::spec::EnvSpec = serde_json::from_slice(
+                &std::fs::read(paths.spec())
+                    .with_context(|| format!("read {}", paths.spec().display()))?,
+            )
+            .context("parse the environment's spec")?;
+            spec.release_path
         };
-        shadowgate_sandbox::changes::list(&paths.upper(), &lower).context("read the writable layer")?
+        shadowgate_sandbox::changes::list(&paths.upper(), &lower)
+            .context("read the writable layer")?
     } else {
+        let _ = env;
         let recorded = context::logs_dir(id.as_str()).join("changes.json");
         let text = std::fs::read(&recorded).with_context(|| {
             format!("environment {id} is gone and left no change set at {}", recorded.display())

@@ -10,7 +10,9 @@ pub fn run(args: &ValidateArgs) -> Result<u8> {
     let path = &args.manifest.manifest;
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) => anyhow::bail!("cannot read the manifest {}: {e} (pass --manifest PATH)", path.display()),
+        Err(e) => {
+            anyhow::bail!("cannot read the manifest {}: {e} (pass --manifest PATH)", path.display())
+        }
     };
     match manifest::parse(&text, &path.display().to_string()) {
         Ok(m) => {
@@ -40,7 +42,9 @@ pub fn run(args: &ValidateArgs) -> Result<u8> {
                     .iter()
                     .map(|e| json!({"file": e.file, "line": e.line, "column": e.column, "key": e.key, "message": e.message, "help": e.help}))
                     .collect();
-                output::json(&json!({"valid": false, "file": path.display().to_string(), "errors": list}));
+                output::json(
+                    &json!({"valid": false, "file": path.display().to_string(), "errors": list}),
+                );
             } else {
                 for e in &errors.0 {
                     eprintln!("{} {e}", output::red("error:"));
