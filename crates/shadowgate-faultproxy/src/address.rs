@@ -1,0 +1,99 @@
+//! Checks of `host:port` addresses and of proxy and toxic names, before anything is opened.
+
+use crate::error::FaultProxyError;
+
+/// The longest proxy or toxic name accepted, in bytes.
+const MAX_NAME_BYTES: usize = 255;
+
+/// Checks a `listen` or `upstream` address: `host:port`, `[ipv6]:port`, or `:port` (all
+/// interfaces, as in Toxiproxy). The host is resolved only when the address is used.
+pub(crate) fn check_address(field: &str, value: &str) -> Result<(), FaultProxyError> {
+    let bad = |why: &str| {
+        FaultProxyError::BadRequestBody(format!(
+            "{field} `{value}` {why}; write host:port, e.g. 127.0.0.1:6379"
+        ))
+    };
+    let Some((host, port)) = value.rsplit_once(':') else {
+        return Err(bad("has no port"));
+    };
+    if port.parse::<u16>().is_err() {
+        return Err(bad("does not end in a port number from 0 to 65535"));
+    }
+    if field == "upstream" && (host.is_empty() || port == "0") {
+        return Err(bad("needs a host and a non-zero port to connect to"));
+    }
+    let inner = host.strip_prefix('[').and_then(|rest| rest.strip_suffix(']'));
+    if let Some(ipv6) = inner {
+        if ipv6.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(bad("has an invalid IPv6 address in brackets"));
+        }
+    } else if host.contains(':') {
+        return Err(bad("has an IPv6 address without brackets"));
+    } else if host.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
+        return Err(bad("has an invalid host name"));
+    }
+    Ok(())
+}
+
+/// The address to bind for a `listen` value; an empty host means all IPv4 interfaces.
+pub(crate) fn bind_target(listen: &str) -> String {
+    match listen.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => listen.to_string(),
+    }
+}
+
+/// Checks a proxy or toxic name: it must be usable as one segment of an API path.
+pub(crate) fn check_name(what: &str, name: &str) -> Result<(), FaultProxyError> {
+    if name.is_empty() {
+        return Err(FaultProxyError::MissingField("name".to_string()));
+    }
+    let why = if name.len() > MAX_NAME_BYTES {
+        format!("is longer than {MAX_NAME_BYTES} bytes")
+    } else if name.contains('/') {
+        "contains `/`, which cannot appear in an API path segment".to_string()
+    } else if name.chars().any(char::is_control) {
+        "contains control characters".to_string()
+    } else {
+        return Ok(());
+    };
+    let shown: String = name.chars().take(40).collect();
+    Err(FaultProxyError::BadRequestBody(format!("{what} name `{shown}` {why}; choose another name")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_need_a_host_and_a_port() {
+        assert!(check_address("listen", "127.0.0.1:0").is_ok());
+        assert!(check_address("listen", ":8474").is_ok());
+        assert!(check_address("listen", "[::1]:80").is_ok());
+        assert!(check_address("upstream", "redis:6379").is_ok());
+        for (field, value) in [
+            ("listen", "127.0.0.1"),
+            ("listen", "127.0.0.1:http"),
+            ("listen", "127.0.0.1:70000"),
+            ("listen", "::1:80"),
+            ("listen", "[zz]:80"),
+            ("upstream", ":6379"),
+            ("upstream", "redis:0"),
+            ("upstream", "red is:6379"),
+        ] {
+            let error = check_address(field, value).unwrap_err().to_string();
+            assert!(error.starts_with(&format!("bad request body: {field} `{value}`")), "{error}");
+        }
+        assert_eq!(bind_target(":80"), "0.0.0.0:80");
+        assert_eq!(bind_target("localhost:80"), "localhost:80");
+    }
+
+    #[test]
+    fn names_must_fit_in_a_path_segment() {
+        assert!(check_name("proxy", "redis:primary").is_ok());
+        assert!(matches!(check_name("proxy", ""), Err(FaultProxyError::MissingField(_))));
+        assert!(check_name("toxic", "a/b").unwrap_err().to_string().contains("contains `/`"));
+        assert!(check_name("toxic", "a\nb").is_err());
+        assert!(check_name("toxic", &"x".repeat(256)).is_err());
+    }
+}

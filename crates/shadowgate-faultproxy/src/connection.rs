@@ -1,0 +1,263 @@
+//! One proxied connection: the client's socket, the upstream's, and a fault schedule for each
+//! direction between them.
+//!
+//! Each direction reads its source, passes what it reads through its [`DirectionSchedule`] and
+//! writes what comes out, sleeping until the schedule's next deadline when it holds data back.
+//! The toxic chains arrive on a watch channel, so a toxic added to or removed from the proxy
+//! reaches every live connection at once. With no toxics the schedule hands data straight back
+//! and a direction is a plain copy loop.
+
+use std::{
+    io,
+    net::Shutdown,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use bytes::{Buf, Bytes, BytesMut};
+use shadowgate_core::rng::Rng;
+use socket2::SockRef;
+use tokio::{
+    net::TcpStream,
+    sync::watch,
+    time::{Instant, sleep_until, timeout},
+};
+
+use crate::{
+    schedule::{ChainEntry, DirectionSchedule, StreamEvent},
+    toxic::Stream,
+};
+
+/// How much a direction reads at once.
+const READ_CHUNK: usize = 64 * 1024;
+/// The most bytes a direction holds in its toxics before it stops reading from its source.
+/// It bounds memory against a slow toxic, the way a TCP window bounds a slow link.
+const MAX_BUFFERED: usize = 4 * 1024 * 1024;
+/// How long the proxy waits for the upstream to accept a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The toxics of one proxy, split by stream, in the order they were added.
+#[derive(Debug, Default)]
+pub(crate) struct ToxicChains {
+    pub(crate) upstream: Vec<ChainEntry>,
+    pub(crate) downstream: Vec<ChainEntry>,
+}
+
+impl ToxicChains {
+    fn for_stream(&self, stream: Stream) -> &[ChainEntry] {
+        match stream {
+            Stream::Upstream => &self.upstream,
+            Stream::Downstream => &self.downstream,
+        }
+    }
+}
+
+/// Gives each connection its own random generators, derived from the proxy's seed and the
+/// connection's number, so a run is reproducible for a given order of connections.
+#[derive(Debug)]
+pub(crate) struct ConnectionSeeds {
+    seed: Rng,
+    connections: AtomicU64,
+}
+
+impl ConnectionSeeds {
+    pub(crate) fn new(seed: u64) -> ConnectionSeeds {
+        ConnectionSeeds { seed: Rng::seed(seed), connections: AtomicU64::new(0) }
+    }
+
+    /// Generators for the upstream and downstream directions of the next connection.
+    fn next_pair(&self) -> (Rng, Rng) {
+        let number = self.connections.fetch_add(1, Ordering::Relaxed);
+        (self.seed.fork(number.wrapping_mul(2)), self.seed.fork(number.wrapping_mul(2) + 1))
+    }
+}
+
+/// What every connection of one listening session shares.
+#[derive(Clone, Debug)]
+pub(crate) struct ConnectionSettings {
+    pub(crate) upstream: Arc<str>,
+    pub(crate) chains: watch::Receiver<Arc<ToxicChains>>,
+    pub(crate) seeds: Arc<ConnectionSeeds>,
+}
+
+/// How a toxic ends a whole connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Termination {
+    Close,
+    Reset,
+}
+
+/// How one direction ended.
+enum DirectionEnd {
+    /// The source finished and the destination was told so; the other direction goes on.
+    Finished,
+    /// The whole connection must end.
+    Terminate(Termination),
+}
+
+/// Proxies one accepted client until both directions finish, a toxic ends the connection, or
+/// `cut` turns true (the proxy was disabled or deleted).
+pub(crate) async fn run_connection(
+    client: TcpStream,
+    settings: ConnectionSettings,
+    mut cut: watch::Receiver<bool>,
+) {
+    let connect = timeout(CONNECT_TIMEOUT, TcpStream::connect(&*settings.upstream));
+    let upstream = tokio::select! {
+        connected = connect => match connected {
+            Ok(Ok(upstream)) => upstream,
+            // The upstream is down: close the client, as Toxiproxy does.
+            Ok(Err(_)) | Err(_) => return,
+        },
+        _ = cut.wait_for(|cut| *cut) => return,
+    };
+    // Small writes must not wait for Nagle's algorithm, or every toxic would gain latency.
+    let _ = client.set_nodelay(true);
+    let _ = upstream.set_nodelay(true);
+
+    let (upstream_rng, downstream_rng) = settings.seeds.next_pair();
+    let epoch = Instant::now();
+    let upstream_direction = run_direction(
+        &client,
+        &upstream,
+        Stream::Upstream,
+        settings.chains.clone(),
+        DirectionSchedule::new(upstream_rng),
+        epoch,
+    );
+    let downstream_direction = run_direction(
+        &upstream,
+        &client,
+        Stream::Downstream,
+        settings.chains,
+        DirectionSchedule::new(downstream_rng),
+        epoch,
+    );
+    tokio::pin!(upstream_direction, downstream_direction);
+    let (mut upstream_finished, mut downstream_finished) = (false, false);
+    let termination = loop {
+        tokio::select! {
+            end = &mut upstream_direction, if !upstream_finished => match end {
+                DirectionEnd::Finished => upstream_finished = true,
+                DirectionEnd::Terminate(termination) => break Some(termination),
+            },
+            end = &mut downstream_direction, if !downstream_finished => match end {
+                DirectionEnd::Finished => downstream_finished = true,
+                DirectionEnd::Terminate(termination) => break Some(termination),
+            },
+            _ = cut.wait_for(|cut| *cut) => break Some(Termination::Close),
+        }
+        if upstream_finished && downstream_finished {
+            break None;
+        }
+    };
+    for socket in [&client, &upstream] {
+        let socket = SockRef::from(socket);
+        match termination {
+            // With a zero linger time, closing the socket sends RST instead of FIN.
+            Some(Termination::Reset) => drop(socket.set_linger(Some(Duration::ZERO))),
+            Some(Termination::Close) => drop(socket.shutdown(Shutdown::Both)),
+            None => {}
+        }
+    }
+    // The sockets close when they are dropped here.
+}
+
+/// Copies `source` to `destination` through `schedule` until the source ends or a toxic ends
+/// the connection.
+async fn run_direction(
+    source: &TcpStream,
+    destination: &TcpStream,
+    stream: Stream,
+    mut chains: watch::Receiver<Arc<ToxicChains>>,
+    mut schedule: DirectionSchedule,
+    epoch: Instant,
+) -> DirectionEnd {
+    let now = || epoch.elapsed();
+    let initial = Arc::clone(&chains.borrow_and_update());
+    schedule.sync(now(), initial.for_stream(stream));
+
+    let mut read_buffer = BytesMut::new();
+    let mut pending: Option<Bytes> = None;
+    let mut source_open = true;
+    let mut chains_open = true;
+    loop {
+        schedule.advance(now());
+        loop {
+            if let Some(data) = &mut pending {
+                match destination.try_write(data) {
+                    Ok(written) => {
+                        data.advance(written);
+                        if data.is_empty() {
+                            pending = None;
+                        }
+                        continue;
+                    }
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(_) => return DirectionEnd::Terminate(Termination::Close),
+                }
+            }
+            match schedule.pop_ready() {
+                None => break,
+                Some(StreamEvent::Data(data)) => pending = Some(data),
+                Some(StreamEvent::Eof) => {
+                    // The peer may already be gone; the other direction will notice.
+                    let _ = SockRef::from(destination).shutdown(Shutdown::Write);
+                    return DirectionEnd::Finished;
+                }
+                Some(StreamEvent::Close) => return DirectionEnd::Terminate(Termination::Close),
+                Some(StreamEvent::Reset) => return DirectionEnd::Terminate(Termination::Reset),
+            }
+        }
+
+        let held = schedule.buffered_bytes() + pending.as_ref().map_or(0, Bytes::len);
+        // Without toxics, read only once the last read is written, like a plain copy; with
+        // toxics, read ahead so that their timing does not depend on the source's pace.
+        let can_read = source_open && if schedule.is_idle() { held == 0 } else { held < MAX_BUFFERED };
+        let deadline = schedule.next_deadline();
+        let wake_at = deadline.map_or_else(Instant::now, |at| epoch + at);
+        tokio::select! {
+            changed = chains.changed(), if chains_open => match changed {
+                Ok(()) => {
+                    let latest = Arc::clone(&chains.borrow_and_update());
+                    schedule.sync(now(), latest.for_stream(stream));
+                }
+                // The proxy was deleted; its session cuts this connection.
+                Err(_) => chains_open = false,
+            },
+            readiness = source.readable(), if can_read => {
+                if readiness.is_err() {
+                    source_open = false;
+                    schedule.push(now(), StreamEvent::Eof);
+                    continue;
+                }
+                read_buffer.reserve(READ_CHUNK);
+                match source.try_read_buf(&mut read_buffer) {
+                    Ok(0) => {
+                        source_open = false;
+                        schedule.push(now(), StreamEvent::Eof);
+                    }
+                    Ok(_) => schedule.push(now(), StreamEvent::Data(read_buffer.split().freeze())),
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                    // A reset or failed source ends its stream like an orderly close would.
+                    Err(_) => {
+                        source_open = false;
+                        schedule.push(now(), StreamEvent::Eof);
+                    }
+                }
+            },
+            readiness = destination.writable(), if pending.is_some() => {
+                if readiness.is_err() {
+                    return DirectionEnd::Terminate(Termination::Close);
+                }
+            },
+            () = sleep_until(wake_at), if deadline.is_some() => {},
+            // Nothing can happen in this direction any more (its source has ended and its
+            // proxy is gone): end the connection rather than wait forever.
+            else => return DirectionEnd::Terminate(Termination::Close),
+        }
+    }
+}
