@@ -1,0 +1,3 @@
+//! Maximum request rate of the closed-loop mode beside wrk.
+
+fn main() {}
