@@ -1,0 +1,1 @@
+//! Integration tests of the mirroring proxy, recorder, replayer and live diff.
