@@ -48,6 +48,8 @@ pub trait CatalogCache: Send + Sync + 'static {
     fn get(&self, request: &CatalogRequest<'_>) -> Option<CatalogEntry>;
     /// Offers the entry for `request` to the cache, which may keep it or not.
     fn put(&self, request: &CatalogRequest<'_>, entry: CatalogEntry);
+    /// Forgets what the cache knows about an item whose stock changed.
+    fn invalidate_item(&self, item_id: i64);
     fn stats(&self) -> CacheStats;
 }
 
@@ -116,6 +118,21 @@ impl<K: Hash + Eq + Clone, V: Clone> ClockCache<K, V> {
         self.index.remove(&victim.key);
         self.index.insert(key.clone(), victim_idx);
         *victim = ClockSlot { key, value, bytes, referenced: false };
+    }
+
+    /// Removes `key`, if present.
+    pub fn remove(&mut self, key: &K) {
+        let Some(slot_idx) = self.index.remove(key) else {
+            return;
+        };
+        let removed = self.slots.swap_remove(slot_idx);
+        self.value_bytes -= removed.bytes;
+        if let Some(moved) = self.slots.get(slot_idx) {
+            self.index.insert(moved.key.clone(), slot_idx);
+        }
+        if self.hand >= self.slots.len() {
+            self.hand = 0;
+        }
     }
 
     pub fn len(&self) -> usize {

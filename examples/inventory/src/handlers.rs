@@ -262,6 +262,9 @@ async fn create_order<R: Release>(
         .map_err(database_error)?;
     match placed {
         Ok(order) => {
+            for line in &order.lines {
+                state.cache.invalidate_item(line.item_id);
+            }
             let mut response = json_value_response(StatusCode::CREATED, &order);
             if let Ok(location) = HeaderValue::from_str(&format!("/orders/{}", order.id)) {
                 response.headers_mut().insert(header::LOCATION, location);

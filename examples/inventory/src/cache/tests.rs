@@ -68,3 +68,23 @@ fn zero_capacity_is_treated_as_one() {
     assert_eq!(cache.len(), 1);
     assert_eq!(cache.get(&2), Some(value("y")));
 }
+
+#[test]
+fn removing_keeps_the_other_entries_reachable() {
+    let mut cache = ClockCache::new(4);
+    for key in 1..=4 {
+        cache.insert(key, value("abcd"), 4);
+    }
+    cache.remove(&2);
+    cache.remove(&2);
+    assert_eq!(cache.len(), 3);
+    assert_eq!(cache.value_bytes(), 12);
+    assert_eq!(cache.get(&2), None);
+    for key in [1, 3, 4] {
+        assert_eq!(cache.get(&key), Some(value("abcd")), "{key}");
+    }
+    cache.insert(5, value("e"), 1);
+    cache.insert(6, value("f"), 1);
+    assert_eq!(cache.len(), 4);
+    assert_eq!(cache.get(&6), Some(value("f")));
+}

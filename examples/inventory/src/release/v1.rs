@@ -71,6 +71,10 @@ impl CatalogCache for ItemCache {
         }
     }
 
+    fn invalidate_item(&self, item_id: i64) {
+        self.items.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&item_id);
+    }
+
     fn stats(&self) -> CacheStats {
         let items = self.items.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         CacheStats { entries: items.len(), bytes: items.value_bytes() }

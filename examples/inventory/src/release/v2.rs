@@ -8,7 +8,9 @@
 //!    but by scanning every order.
 //! 2. The catalog cache keys rendered responses by the full request target, query string
 //!    included, and never evicts: every distinct URL a client sends (pagination, tracking
-//!    parameters, cache busters) stays in memory for the life of the process.
+//!    parameters, cache busters) stays in memory for the life of the process. (A side effect:
+//!    when an order changes an item's stock, only the entry under the canonical URL
+//!    `/items/{id}` can be found and dropped; the others keep serving the old stock.)
 //! 3. The pricing call has no deadline. When the dependency stalls, `GET /items/{id}` waits
 //!    with it, for ever, instead of falling back to the list price.
 
@@ -103,6 +105,16 @@ impl CatalogCache for ResponseCache {
         state.bytes += key.len() + entry.weight();
         if let Some(replaced) = state.responses.insert(key.to_string(), entry) {
             state.bytes -= key.len() + replaced.weight();
+        }
+    }
+
+    /// Only the canonical URL is found: entries under other targets (with a query string,
+    /// and every listing) keep serving the old stock.
+    fn invalidate_item(&self, item_id: i64) {
+        let mut state = self.state();
+        let key = format!("/items/{item_id}");
+        if let Some(removed) = state.responses.remove(&key) {
+            state.bytes -= key.len() + removed.weight();
         }
     }
 
