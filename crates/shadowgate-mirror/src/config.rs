@@ -33,7 +33,11 @@ impl Upstream {
         } else {
             format!("{}{}", self.base_path, path_and_query)
         };
-        Uri::builder().scheme("http").authority(self.authority.clone()).path_and_query(target).build()
+        Uri::builder()
+            .scheme("http")
+            .authority(self.authority.clone())
+            .path_and_query(target)
+            .build()
     }
 
     pub fn authority(&self) -> &Authority {
@@ -60,7 +64,9 @@ impl FromStr for Upstream {
             Some("http") => false,
             Some("h2c") => true,
             Some("https") => {
-                return Err(fail("TLS upstreams are not supported yet; terminate TLS in front of shadowgate"));
+                return Err(fail(
+                    "TLS upstreams are not supported yet; terminate TLS in front of shadowgate",
+                ));
             }
             Some(other) => return Err(fail(&format!("the scheme `{other}` is not supported"))),
             None => return Err(fail("the scheme is missing")),
@@ -102,7 +108,12 @@ impl MethodPolicy {
         }
         let idempotent = matches!(
             *method,
-            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+            Method::GET
+                | Method::HEAD
+                | Method::OPTIONS
+                | Method::TRACE
+                | Method::PUT
+                | Method::DELETE
         );
         match self {
             MethodPolicy::Idempotent => idempotent,
@@ -156,7 +167,11 @@ impl FromStr for HostRewrite {
     /// Parses `keep`, `upstream`, `suffix:<text>` or a literal host such as `shadow.internal`.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let trimmed = text.trim();
-        let bad = || MirrorConfigError(format!("shadow host `{text}` is not a valid Host value; use `keep`, `upstream`, `suffix:-shadow` or a host name"));
+        let bad = || {
+            MirrorConfigError(format!(
+                "shadow host `{text}` is not a valid Host value; use `keep`, `upstream`, `suffix:-shadow` or a host name"
+            ))
+        };
         match trimmed {
             "keep" => Ok(HostRewrite::Keep),
             "upstream" => Ok(HostRewrite::Upstream),
@@ -226,7 +241,10 @@ impl MirrorConfig {
             shadows: Vec::new(),
             sampler: Sampler { rate: SampleRate::ALL, key: SampleKey::Request, salt: 0 },
             methods: MethodPolicy::Idempotent,
-            marker_header: (HeaderName::from_static(DEFAULT_MARKER_HEADER), HeaderValue::from_static("1")),
+            marker_header: (
+                HeaderName::from_static(DEFAULT_MARKER_HEADER),
+                HeaderValue::from_static("1"),
+            ),
             shadow_host: HostRewrite::Keep,
             body_capture_limit: 1 << 20,
             queue_capacity: 4096,
@@ -254,10 +272,14 @@ impl MirrorConfig {
             diff.validate().map_err(|error| MirrorConfigError(error.to_string()))?;
         }
         if self.queue_capacity == 0 || self.shadow_concurrency == 0 {
-            return Err(MirrorConfigError("--queue-capacity and --shadow-concurrency must be at least 1".into()));
+            return Err(MirrorConfigError(
+                "--queue-capacity and --shadow-concurrency must be at least 1".into(),
+            ));
         }
         if self.shadow_timeout.is_zero() {
-            return Err(MirrorConfigError("--shadow-timeout must be longer than zero, for example `5s`".into()));
+            return Err(MirrorConfigError(
+                "--shadow-timeout must be longer than zero, for example `5s`".into(),
+            ));
         }
         if let Some(record) = &self.record {
             record.redaction.validate().map_err(|error| MirrorConfigError(error.to_string()))?;
@@ -316,7 +338,10 @@ mod tests {
         assert!(!plain.is_http2());
         let based: Upstream = "h2c://svc.internal:9000/api/".parse().unwrap();
         assert!(based.is_http2());
-        assert_eq!(based.uri_for("/v1/x").unwrap().to_string(), "http://svc.internal:9000/api/v1/x");
+        assert_eq!(
+            based.uri_for("/v1/x").unwrap().to_string(),
+            "http://svc.internal:9000/api/v1/x"
+        );
         assert_eq!(based.to_string(), "h2c://svc.internal:9000/api");
         for (text, expected) in [
             ("https://x:1", "TLS upstreams are not supported"),
@@ -349,7 +374,10 @@ mod tests {
     #[test]
     fn host_rewrites_parse() {
         assert_eq!("keep".parse::<HostRewrite>().unwrap(), HostRewrite::Keep);
-        assert_eq!("suffix:-shadow".parse::<HostRewrite>().unwrap(), HostRewrite::Suffix("-shadow".into()));
+        assert_eq!(
+            "suffix:-shadow".parse::<HostRewrite>().unwrap(),
+            HostRewrite::Suffix("-shadow".into())
+        );
         assert_eq!(
             "shadow.internal:8080".parse::<HostRewrite>().unwrap(),
             HostRewrite::Literal(HeaderValue::from_static("shadow.internal:8080"))

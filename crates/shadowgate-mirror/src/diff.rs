@@ -70,7 +70,10 @@ impl Default for DiffConfig {
             absolute_threshold_pct: 0.03,
             ignore_fields: Vec::new(),
             ignore_field_regexes: Vec::new(),
-            ignore_headers: DEFAULT_IGNORED_HEADERS.iter().map(|name| HeaderName::from_static(name)).collect(),
+            ignore_headers: DEFAULT_IGNORED_HEADERS
+                .iter()
+                .map(|name| HeaderName::from_static(name))
+                .collect(),
             equal_value_regexes: Vec::new(),
             compare_headers: true,
             max_examples_per_field: 5,
@@ -115,29 +118,43 @@ impl DiffConfig {
     pub fn from_toml(text: &str) -> Result<DiffConfig, DiffConfigError> {
         let deserializer = toml::Deserializer::parse(text)
             .map_err(|error| DiffConfigError(format!("not valid TOML: {}", error.message())))?;
-        let file: DiffFile = serde_path_to_error::deserialize(deserializer)
-            .map_err(|error| DiffConfigError(format!("field `{}`: {}", error.path(), error.inner().message())))?;
+        let file: DiffFile = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+            DiffConfigError(format!("field `{}`: {}", error.path(), error.inner().message()))
+        })?;
         let defaults = DiffConfig::default();
         let mut ignore_headers = defaults.ignore_headers;
         for name in &file.ignore_headers {
             ignore_headers.push(HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
-                DiffConfigError(format!("field `ignore_headers`: `{name}` is not a valid header name"))
+                DiffConfigError(format!(
+                    "field `ignore_headers`: `{name}` is not a valid header name"
+                ))
             })?);
         }
         let config = DiffConfig {
-            relative_threshold_pct: file.relative_threshold_pct.unwrap_or(defaults.relative_threshold_pct),
-            absolute_threshold_pct: file.absolute_threshold_pct.unwrap_or(defaults.absolute_threshold_pct),
+            relative_threshold_pct: file
+                .relative_threshold_pct
+                .unwrap_or(defaults.relative_threshold_pct),
+            absolute_threshold_pct: file
+                .absolute_threshold_pct
+                .unwrap_or(defaults.absolute_threshold_pct),
             ignore_fields: file.ignore_fields,
-            ignore_field_regexes: compile_regexes("ignore_field_regexes", &file.ignore_field_regexes)?,
+            ignore_field_regexes: compile_regexes(
+                "ignore_field_regexes",
+                &file.ignore_field_regexes,
+            )?,
             ignore_headers,
             equal_value_regexes: compile_regexes("equal_value_regexes", &file.equal_value_regexes)?,
             compare_headers: file.compare_headers.unwrap_or(defaults.compare_headers),
-            max_examples_per_field: file.max_examples_per_field.unwrap_or(defaults.max_examples_per_field),
+            max_examples_per_field: file
+                .max_examples_per_field
+                .unwrap_or(defaults.max_examples_per_field),
             endpoint_header: file
                 .endpoint_header
                 .map(|name| {
                     HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
-                        DiffConfigError(format!("field `endpoint_header`: `{name}` is not a valid header name"))
+                        DiffConfigError(format!(
+                            "field `endpoint_header`: `{name}` is not a valid header name"
+                        ))
                     })
                 })
                 .transpose()?,
@@ -167,8 +184,11 @@ fn compile_regexes(field: &str, patterns: &[String]) -> Result<Vec<Regex>, DiffC
         .iter()
         .enumerate()
         .map(|(idx, pattern)| {
-            Regex::new(pattern)
-                .map_err(|error| DiffConfigError(format!("field `{field}[{idx}]`: `{pattern}` is not a valid regex: {error}")))
+            Regex::new(pattern).map_err(|error| {
+                DiffConfigError(format!(
+                    "field `{field}[{idx}]`: `{pattern}` is not a valid regex: {error}"
+                ))
+            })
         })
         .collect()
 }

@@ -68,7 +68,9 @@ enum PatternSegment {
 
 /// Why a field pattern could not be parsed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("field pattern `{pattern}`: {problem}; write it like `user.email`, `items[*].price` or `**.password`")]
+#[error(
+    "field pattern `{pattern}`: {problem}; write it like `user.email`, `items[*].price` or `**.password`"
+)]
 pub struct FieldPatternError {
     pub pattern: String,
     pub problem: String,
@@ -140,7 +142,8 @@ impl FromStr for FieldPattern {
             problem: problem.to_owned(),
         };
         let trimmed = text.trim();
-        let body = trimmed.strip_prefix("$.").or_else(|| trimmed.strip_prefix('$')).unwrap_or(trimmed);
+        let body =
+            trimmed.strip_prefix("$.").or_else(|| trimmed.strip_prefix('$')).unwrap_or(trimmed);
         if body.is_empty() {
             return Err(fail("the pattern is empty"));
         }
@@ -151,7 +154,8 @@ impl FromStr for FieldPattern {
         while idx < chars.len() {
             let c = chars[idx];
             if c == '[' {
-                let close = find_bracket_end(&chars, idx).ok_or_else(|| fail("a `[` is not closed by `]`"))?;
+                let close = find_bracket_end(&chars, idx)
+                    .ok_or_else(|| fail("a `[` is not closed by `]`"))?;
                 let inner: String = chars[idx + 1..close].iter().collect();
                 segments.push(parse_bracket(&inner).map_err(|problem| fail(&problem))?);
                 idx = close + 1;
@@ -160,7 +164,9 @@ impl FromStr for FieldPattern {
             }
             if c == '.' {
                 if expect_segment {
-                    return Err(fail("it has an empty segment (two dots in a row, or a leading dot)"));
+                    return Err(fail(
+                        "it has an empty segment (two dots in a row, or a leading dot)",
+                    ));
                 }
                 idx += 1;
                 expect_segment = true;

@@ -73,7 +73,8 @@ impl LatencyHistogram {
         let separator = if labels.is_empty() { "" } else { "," };
         for (bound, bucket) in LATENCY_BUCKETS_SECS.iter().zip(&self.buckets) {
             cumulative += bucket.load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{{labels}{separator}le=\"{bound}\"}} {cumulative}");
+            let _ =
+                writeln!(out, "{name}_bucket{{{labels}{separator}le=\"{bound}\"}} {cumulative}");
         }
         cumulative += self.overflow.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{{labels}{separator}le=\"+Inf\"}} {cumulative}");
@@ -190,7 +191,13 @@ impl MirrorMetrics {
         let simple = |out: &mut String, name: &str, kind: &str, help: &str, value: String| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
         };
-        simple(&mut out, "shadowgate_mirror_requests_total", "counter", "Requests received by the proxy.", self.requests.get().to_string());
+        simple(
+            &mut out,
+            "shadowgate_mirror_requests_total",
+            "counter",
+            "Requests received by the proxy.",
+            self.requests.get().to_string(),
+        );
         simple(
             &mut out,
             "shadowgate_mirror_primary_errors_total",
@@ -203,7 +210,13 @@ impl MirrorMetrics {
             "# HELP shadowgate_mirror_primary_latency_seconds Time from request arrival to the primary's response headers.\n# TYPE shadowgate_mirror_primary_latency_seconds histogram"
         );
         self.primary_latency.render(&mut out, "shadowgate_mirror_primary_latency_seconds", "");
-        simple(&mut out, "shadowgate_mirror_sampled_total", "counter", "Requests selected by sampling.", self.sampled.get().to_string());
+        simple(
+            &mut out,
+            "shadowgate_mirror_sampled_total",
+            "counter",
+            "Requests selected by sampling.",
+            self.sampled.get().to_string(),
+        );
         simple(
             &mut out,
             "shadowgate_mirror_skipped_total",
@@ -211,7 +224,13 @@ impl MirrorMetrics {
             "Sampled requests not mirrored because their method is not idempotent and not allowed.",
             self.skipped_method.get().to_string(),
         );
-        simple(&mut out, "shadowgate_mirror_enqueued_total", "counter", "Mirror jobs accepted by the queue.", self.enqueued.get().to_string());
+        simple(
+            &mut out,
+            "shadowgate_mirror_enqueued_total",
+            "counter",
+            "Mirror jobs accepted by the queue.",
+            self.enqueued.get().to_string(),
+        );
         let _ = writeln!(
             out,
             "# HELP shadowgate_mirror_dropped_total Mirror jobs dropped, by reason.\n# TYPE shadowgate_mirror_dropped_total counter"
@@ -221,24 +240,41 @@ impl MirrorMetrics {
             ("body_too_large", &self.dropped_body_too_large),
             ("body_incomplete", &self.dropped_body_incomplete),
         ] {
-            let _ = writeln!(out, "shadowgate_mirror_dropped_total{{reason=\"{reason}\"}} {}", counter.get());
+            let _ = writeln!(
+                out,
+                "shadowgate_mirror_dropped_total{{reason=\"{reason}\"}} {}",
+                counter.get()
+            );
         }
-        simple(&mut out, "shadowgate_mirror_queue_depth", "gauge", "Mirror jobs waiting in the queue.", self.queue_depth.get().to_string());
+        simple(
+            &mut out,
+            "shadowgate_mirror_queue_depth",
+            "gauge",
+            "Mirror jobs waiting in the queue.",
+            self.queue_depth.get().to_string(),
+        );
         let _ = writeln!(
             out,
             "# HELP shadowgate_mirror_shadow_responses_total Mirrored requests answered by a shadow.\n# TYPE shadowgate_mirror_shadow_responses_total counter"
         );
         for shadow in &self.shadows {
-            let _ = writeln!(out, "shadowgate_mirror_shadow_responses_total{{shadow=\"{}\"}} {}", escape_label(&shadow.label), shadow.responses.get());
+            let _ = writeln!(
+                out,
+                "shadowgate_mirror_shadow_responses_total{{shadow=\"{}\"}} {}",
+                escape_label(&shadow.label),
+                shadow.responses.get()
+            );
         }
         let _ = writeln!(
             out,
             "# HELP shadowgate_mirror_shadow_errors_total Mirrored requests a shadow did not answer, by kind.\n# TYPE shadowgate_mirror_shadow_errors_total counter"
         );
         for shadow in &self.shadows {
-            for (kind, counter) in
-                [("connect", &shadow.connect_errors), ("timeout", &shadow.timeouts), ("protocol", &shadow.protocol_errors)]
-            {
+            for (kind, counter) in [
+                ("connect", &shadow.connect_errors),
+                ("timeout", &shadow.timeouts),
+                ("protocol", &shadow.protocol_errors),
+            ] {
                 let _ = writeln!(
                     out,
                     "shadowgate_mirror_shadow_errors_total{{shadow=\"{}\",kind=\"{kind}\"}} {}",
@@ -255,8 +291,20 @@ impl MirrorMetrics {
             let labels = format!("shadow=\"{}\"", escape_label(&shadow.label));
             shadow.latency.render(&mut out, "shadowgate_mirror_shadow_latency_seconds", &labels);
         }
-        simple(&mut out, "shadowgate_mirror_diffed_total", "counter", "Exchanges fed to the live diff.", self.diffed.get().to_string());
-        simple(&mut out, "shadowgate_mirror_recorded_total", "counter", "Exchanges written to the recording.", self.recorded.get().to_string());
+        simple(
+            &mut out,
+            "shadowgate_mirror_diffed_total",
+            "counter",
+            "Exchanges fed to the live diff.",
+            self.diffed.get().to_string(),
+        );
+        simple(
+            &mut out,
+            "shadowgate_mirror_recorded_total",
+            "counter",
+            "Exchanges written to the recording.",
+            self.recorded.get().to_string(),
+        );
         simple(
             &mut out,
             "shadowgate_mirror_record_dropped_total",

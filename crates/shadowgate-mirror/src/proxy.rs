@@ -74,18 +74,26 @@ impl MirrorProxy {
     pub async fn start(config: MirrorConfig) -> Result<MirrorProxy, MirrorStartError> {
         config.validate()?;
         let started_at = Instant::now();
-        let shadow_labels: Vec<String> = config.shadows.iter().map(|shadow| shadow.to_string()).collect();
+        let shadow_labels: Vec<String> =
+            config.shadows.iter().map(|shadow| shadow.to_string()).collect();
         let metrics = Arc::new(MirrorMetrics::new(&shadow_labels));
-        let diff = config.diff.clone().map(|diff_config| Arc::new(Mutex::new(DiffCollector::new(diff_config))));
+        let diff = config
+            .diff
+            .clone()
+            .map(|diff_config| Arc::new(Mutex::new(DiffCollector::new(diff_config))));
 
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| MirrorStartError::Listen { addr: config.listen, source })?;
-        let local_addr = listener.local_addr().map_err(|source| MirrorStartError::Listen { addr: config.listen, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| MirrorStartError::Listen { addr: config.listen, source })?;
         let admin_listener = match config.admin_listen {
-            Some(addr) => {
-                Some(TcpListener::bind(addr).await.map_err(|source| MirrorStartError::Listen { addr, source })?)
-            }
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| MirrorStartError::Listen { addr, source })?,
+            ),
             None => None,
         };
 
@@ -96,14 +104,20 @@ impl MirrorProxy {
                     source: format!("shadowgate proxy in front of {}", config.primary),
                     redaction: settings.redaction.summary(),
                 };
-                let writer =
-                    RecordWriter::start(&settings.path, header, settings.redaction.clone(), metrics.clone()).await?;
+                let writer = RecordWriter::start(
+                    &settings.path,
+                    header,
+                    settings.redaction.clone(),
+                    metrics.clone(),
+                )
+                .await?;
                 Some((writer, settings.path.clone()))
             }
             None => None,
         };
 
-        let dispatch = (!config.shadows.is_empty()).then(|| dispatch::Dispatcher::start(&config, metrics.clone(), diff.clone()));
+        let dispatch = (!config.shadows.is_empty())
+            .then(|| dispatch::Dispatcher::start(&config, metrics.clone(), diff.clone()));
         let forwarder = Arc::new(forward::Forwarder::new(
             &config,
             metrics.clone(),
@@ -118,8 +132,12 @@ impl MirrorProxy {
         let mut admin_task = None;
         if let Some(admin_listener) = admin_listener {
             admin_addr = admin_listener.local_addr().ok();
-            admin_task =
-                Some(tokio::spawn(admin::serve(admin_listener, metrics.clone(), diff.clone(), shutdown_receiver)));
+            admin_task = Some(tokio::spawn(admin::serve(
+                admin_listener,
+                metrics.clone(),
+                diff.clone(),
+                shutdown_receiver,
+            )));
         }
         Ok(MirrorProxy {
             local_addr,
@@ -220,10 +238,17 @@ pub(crate) fn report_of(collector: &Mutex<DiffCollector>) -> DiffReport {
 }
 
 fn unix_millis() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as u64)
+        .unwrap_or(0)
 }
 
-async fn accept_loop(listener: TcpListener, forwarder: Arc<forward::Forwarder>, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    forwarder: Arc<forward::Forwarder>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // A transparent proxy adds no Date header of its own; the primary's headers pass unchanged.
     builder.http1().auto_date_header(false).timer(hyper_util::rt::TokioTimer::new());

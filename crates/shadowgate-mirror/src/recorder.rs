@@ -15,9 +15,12 @@ use tokio::{io::AsyncWriteExt, sync::mpsc, task::JoinHandle};
 
 use crate::{
     metrics::MirrorMetrics,
-    recording::{Recording, RecordingDecoder, RecordingError, RecordingHeader, encode_exchange, encode_header},
-    redaction::RedactionRules,
     recording::RecordedExchange,
+    recording::{
+        Recording, RecordingDecoder, RecordingError, RecordingHeader, encode_exchange,
+        encode_header,
+    },
+    redaction::RedactionRules,
 };
 
 /// Exchanges that may wait for the writer before new ones are dropped.

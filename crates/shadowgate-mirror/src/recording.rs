@@ -147,7 +147,9 @@ impl WireBytes {
     fn encode(bytes: &[u8]) -> WireBytes {
         match std::str::from_utf8(bytes) {
             Ok(text) => WireBytes::Text(text.to_owned()),
-            Err(_) => WireBytes::Base64 { base64: base64::engine::general_purpose::STANDARD.encode(bytes) },
+            Err(_) => WireBytes::Base64 {
+                base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+            },
         }
     }
 
@@ -163,7 +165,10 @@ impl WireBytes {
 }
 
 fn encode_headers(headers: &HeaderMap) -> Vec<(String, WireBytes)> {
-    headers.iter().map(|(name, value)| (name.as_str().to_owned(), WireBytes::encode(value.as_bytes()))).collect()
+    headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), WireBytes::encode(value.as_bytes())))
+        .collect()
 }
 
 fn decode_headers(wire: Vec<(String, WireBytes)>, field: &str) -> Result<HeaderMap, String> {
@@ -172,8 +177,9 @@ fn decode_headers(wire: Vec<(String, WireBytes)>, field: &str) -> Result<HeaderM
         let header_name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| format!("{field}[{idx}]: `{name}` is not a valid header name"))?;
         let bytes = value.decode().map_err(|problem| format!("{field}[{idx}] value: {problem}"))?;
-        let header_value = HeaderValue::from_maybe_shared(bytes)
-            .map_err(|_| format!("{field}[{idx}]: the value of `{name}` holds bytes not allowed in a header"))?;
+        let header_value = HeaderValue::from_maybe_shared(bytes).map_err(|_| {
+            format!("{field}[{idx}]: the value of `{name}` holds bytes not allowed in a header")
+        })?;
         headers.append(header_name, header_value);
     }
     Ok(headers)
@@ -261,15 +267,19 @@ impl RecordingDecoder {
         }
         // The record kind is read first, so that field errors can name their full path (serde
         // loses the path inside internally tagged enums).
-        let loose: serde_json::Value =
-            serde_json::from_str(line).map_err(|error| invalid(format!("not a valid record: {error}")))?;
+        let loose: serde_json::Value = serde_json::from_str(line)
+            .map_err(|error| invalid(format!("not a valid record: {error}")))?;
         match loose.get("record").and_then(|kind| kind.as_str()) {
             Some("exchange") => {
-                let wire: WireExchange = serde_path_to_error::deserialize(loose)
-                    .map_err(|error| invalid(format!("field `{}`: {}", error.path(), error.inner())))?;
+                let wire: WireExchange =
+                    serde_path_to_error::deserialize(loose).map_err(|error| {
+                        invalid(format!("field `{}`: {}", error.path(), error.inner()))
+                    })?;
                 decode_exchange(wire).map(Some).map_err(invalid)
             }
-            Some("header") => Err(invalid("a second header record; concatenated recordings must be split".into())),
+            Some("header") => {
+                Err(invalid("a second header record; concatenated recordings must be split".into()))
+            }
             _ => Err(invalid("not a valid record: `record` must be \"exchange\"".into())),
         }
     }
@@ -277,20 +287,24 @@ impl RecordingDecoder {
 
 fn decode_header_line(line: &str) -> Result<RecordingHeader, RecordingError> {
     let invalid = |problem: String| RecordingError::Invalid { line: 1, problem };
-    let loose: serde_json::Value =
-        serde_json::from_str(line).map_err(|error| invalid(format!("the header record is not JSON: {error}")))?;
+    let loose: serde_json::Value = serde_json::from_str(line)
+        .map_err(|error| invalid(format!("the header record is not JSON: {error}")))?;
     if loose.get("format").and_then(|format| format.as_str()) != Some(FORMAT_NAME) {
         return Err(invalid(format!(
             "the first record must be a header with `\"format\": \"{FORMAT_NAME}\"`; is this a shadowgate recording?"
         )));
     }
     match loose.get("version").and_then(|version| version.as_u64()) {
-        Some(found) if found > FORMAT_VERSION as u64 => return Err(RecordingError::NewerVersion { found }),
+        Some(found) if found > FORMAT_VERSION as u64 => {
+            return Err(RecordingError::NewerVersion { found });
+        }
         Some(_) => {}
         None => return Err(invalid("the header record has no numeric `version`".into())),
     }
     if loose.get("record").and_then(|kind| kind.as_str()) != Some("header") {
-        return Err(invalid("the first record must be the header (`\"record\": \"header\"`)".into()));
+        return Err(invalid(
+            "the first record must be the header (`\"record\": \"header\"`)".into(),
+        ));
     }
     let wire: WireHeader = serde_path_to_error::deserialize(loose)
         .map_err(|error| invalid(format!("header field `{}`: {}", error.path(), error.inner())))?;
@@ -298,25 +312,36 @@ fn decode_header_line(line: &str) -> Result<RecordingHeader, RecordingError> {
 }
 
 fn decode_exchange(wire: WireExchange) -> Result<RecordedExchange, String> {
-    let method = Method::from_bytes(wire.request.method.as_bytes())
-        .map_err(|_| format!("field `request.method`: `{}` is not an HTTP method", wire.request.method))?;
+    let method = Method::from_bytes(wire.request.method.as_bytes()).map_err(|_| {
+        format!("field `request.method`: `{}` is not an HTTP method", wire.request.method)
+    })?;
     let target = wire.request.target;
     if !(target.starts_with('/') || target == "*") {
-        return Err(format!("field `request.target`: `{target}` must be an origin-form target starting with `/`"));
+        return Err(format!(
+            "field `request.target`: `{target}` must be an origin-form target starting with `/`"
+        ));
     }
     let request = CapturedRequest {
         method,
         path_and_query: target,
         headers: decode_headers(wire.request.headers, "request.headers")?,
-        body: wire.request.body.decode().map_err(|problem| format!("field `request.body`: {problem}"))?,
+        body: wire
+            .request
+            .body
+            .decode()
+            .map_err(|problem| format!("field `request.body`: {problem}"))?,
         body_truncated: wire.request.body_truncated,
     };
     let response = match (wire.response, wire.failure) {
         (Some(response), None) => Ok(CapturedResponse {
-            status: StatusCode::from_u16(response.status)
-                .map_err(|_| format!("field `response.status`: {} is not an HTTP status", response.status))?,
+            status: StatusCode::from_u16(response.status).map_err(|_| {
+                format!("field `response.status`: {} is not an HTTP status", response.status)
+            })?,
             headers: decode_headers(response.headers, "response.headers")?,
-            body: response.body.decode().map_err(|problem| format!("field `response.body`: {problem}"))?,
+            body: response
+                .body
+                .decode()
+                .map_err(|problem| format!("field `response.body`: {problem}"))?,
             body_truncated: response.body_truncated,
         }),
         (None, Some(failure)) => Err(failure),

@@ -70,23 +70,40 @@ impl RedactionRules {
     /// `drop_headers = ["authorization"]`, `hash_fields = ["user.email"]`,
     /// `remove_fields = ["card.number"]`. The key comes separately, so that it is never stored
     /// beside the rules.
-    pub fn from_toml(text: &str, hash_key: Vec<u8>) -> Result<RedactionRules, RedactionConfigError> {
-        let deserializer = toml::Deserializer::parse(text)
-            .map_err(|error| RedactionConfigError(format!("not valid TOML: {}", error.message())))?;
-        let file: RedactionFile = serde_path_to_error::deserialize(deserializer)
-            .map_err(|error| RedactionConfigError(format!("field `{}`: {}", error.path(), error.inner().message())))?;
+    pub fn from_toml(
+        text: &str,
+        hash_key: Vec<u8>,
+    ) -> Result<RedactionRules, RedactionConfigError> {
+        let deserializer = toml::Deserializer::parse(text).map_err(|error| {
+            RedactionConfigError(format!("not valid TOML: {}", error.message()))
+        })?;
+        let file: RedactionFile =
+            serde_path_to_error::deserialize(deserializer).map_err(|error| {
+                RedactionConfigError(format!(
+                    "field `{}`: {}",
+                    error.path(),
+                    error.inner().message()
+                ))
+            })?;
         let drop_headers = match file.drop_headers {
             None => RedactionRules::default().drop_headers,
             Some(names) => names
                 .iter()
                 .map(|name| {
                     HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
-                        RedactionConfigError(format!("field `drop_headers`: `{name}` is not a valid header name"))
+                        RedactionConfigError(format!(
+                            "field `drop_headers`: `{name}` is not a valid header name"
+                        ))
                     })
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let rules = RedactionRules { drop_headers, hash_fields: file.hash_fields, remove_fields: file.remove_fields, hash_key };
+        let rules = RedactionRules {
+            drop_headers,
+            hash_fields: file.hash_fields,
+            remove_fields: file.remove_fields,
+            hash_key,
+        };
         rules.validate()?;
         Ok(rules)
     }
@@ -105,7 +122,11 @@ impl RedactionRules {
     /// What these rules do, for the recording's header.
     pub fn summary(&self) -> RedactionSummary {
         RedactionSummary {
-            dropped_headers: self.drop_headers.iter().map(|name| name.as_str().to_owned()).collect(),
+            dropped_headers: self
+                .drop_headers
+                .iter()
+                .map(|name| name.as_str().to_owned())
+                .collect(),
             hashed_fields: self.hash_fields.iter().map(|pattern| pattern.to_string()).collect(),
             removed_fields: self.remove_fields.iter().map(|pattern| pattern.to_string()).collect(),
         }
@@ -126,7 +147,10 @@ impl RedactionRules {
         if self.hash_fields.is_empty() && self.remove_fields.is_empty() {
             return;
         }
-        let looks_like_json = body.iter().find(|byte| !byte.is_ascii_whitespace()).is_some_and(|b| *b == b'{' || *b == b'[');
+        let looks_like_json = body
+            .iter()
+            .find(|byte| !byte.is_ascii_whitespace())
+            .is_some_and(|b| *b == b'{' || *b == b'[');
         if !looks_like_json {
             return;
         }
@@ -148,7 +172,10 @@ impl RedactionRules {
 
     fn redact_value(&self, value: &mut serde_json::Value, path: &mut Vec<PathSegment>) {
         let may_apply = |path: &[PathSegment]| {
-            self.hash_fields.iter().chain(&self.remove_fields).any(|pattern| pattern.may_match_below(path))
+            self.hash_fields
+                .iter()
+                .chain(&self.remove_fields)
+                .any(|pattern| pattern.may_match_below(path))
         };
         match value {
             serde_json::Value::Object(map) => {
@@ -259,7 +286,10 @@ mod tests {
         redaction.redact_request(&mut first);
         let document: serde_json::Value = serde_json::from_slice(&first.body).unwrap();
         let hashed = document["user"]["email"].as_str().unwrap();
-        assert!(hashed.starts_with("hmac-sha256:") && hashed.len() == "hmac-sha256:".len() + 32, "{hashed}");
+        assert!(
+            hashed.starts_with("hmac-sha256:") && hashed.len() == "hmac-sha256:".len() + 32,
+            "{hashed}"
+        );
         assert_eq!(document["user"]["name"], "Ann");
         assert_eq!(document["cards"][0], serde_json::json!({"exp": "12/30"}));
         assert!(document.get("note").is_none());
@@ -269,7 +299,8 @@ mod tests {
         let mut second = request(body);
         redaction.redact_request(&mut second);
         assert_eq!(first.body, second.body, "the same value hashes the same way");
-        let other_key = RedactionRules { hash_key: b"another-key-of-16-bytes".to_vec(), ..redaction };
+        let other_key =
+            RedactionRules { hash_key: b"another-key-of-16-bytes".to_vec(), ..redaction };
         let mut third = request(body);
         other_key.redact_request(&mut third);
         assert_ne!(first.body, third.body, "the hash depends on the key");
@@ -306,7 +337,8 @@ mod tests {
             let error = RedactionRules::from_toml(text, key.clone()).unwrap_err().to_string();
             assert!(error.contains(expected), "expected `{expected}` in `{error}`");
         }
-        let error = RedactionRules::from_toml("hash_fields = [\"email\"]", b"short".to_vec()).unwrap_err();
+        let error =
+            RedactionRules::from_toml("hash_fields = [\"email\"]", b"short".to_vec()).unwrap_err();
         assert!(error.to_string().contains("at least 16 bytes"), "{error}");
     }
 }

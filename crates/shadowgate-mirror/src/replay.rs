@@ -152,7 +152,10 @@ struct SendOutcome {
 }
 
 /// Replays `recording` according to `config` and reports per target.
-pub async fn replay(recording: &Recording, config: &ReplayConfig) -> Result<ReplayReport, ReplayError> {
+pub async fn replay(
+    recording: &Recording,
+    config: &ReplayConfig,
+) -> Result<ReplayReport, ReplayError> {
     if config.targets.is_empty() {
         return Err(ReplayError::Config("replay needs at least one --target URL".into()));
     }
@@ -162,7 +165,8 @@ pub async fn replay(recording: &Recording, config: &ReplayConfig) -> Result<Repl
             config.targets.len()
         )));
     }
-    let offsets: Vec<Duration> = recording.exchanges.iter().map(|exchange| exchange.offset).collect();
+    let offsets: Vec<Duration> =
+        recording.exchanges.iter().map(|exchange| exchange.offset).collect();
     let schedule = ReplaySchedule::new(&offsets, config.pacing, config.duration)?;
     let requests: Arc<Vec<CapturedRequest>> = Arc::new(
         recording
@@ -203,10 +207,19 @@ pub async fn replay(recording: &Recording, config: &ReplayConfig) -> Result<Repl
     ));
 
     let mut tallies: Vec<TargetTally> = config.targets.iter().map(|_| TargetTally::new()).collect();
-    let mut diff = config.diff.clone().map(|diff_config| (DiffCollector::new(diff_config), HashMap::new()));
+    let mut diff =
+        config.diff.clone().map(|diff_config| (DiffCollector::new(diff_config), HashMap::new()));
     while let Some(outcome) = outcome_receiver.recv().await {
-        let SendOutcome { send_index, exchange_index, target_idx, intended_at, latency, outcome } = outcome;
-        tallies[target_idx].absorb(config.keep_samples, send_index, exchange_index, intended_at, latency, outcome.as_ref());
+        let SendOutcome { send_index, exchange_index, target_idx, intended_at, latency, outcome } =
+            outcome;
+        tallies[target_idx].absorb(
+            config.keep_samples,
+            send_index,
+            exchange_index,
+            intended_at,
+            latency,
+            outcome.as_ref(),
+        );
         if let (Some((collector, pending)), Some(outcome)) = (diff.as_mut(), outcome) {
             let answers: &mut Vec<Option<ResponseOutcome>> =
                 pending.entry(send_index).or_insert_with(|| vec![None; senders.len()]);
@@ -216,8 +229,12 @@ pub async fn replay(recording: &Recording, config: &ReplayConfig) -> Result<Repl
                     pending.remove(&send_index).unwrap_or_default().into_iter().flatten().collect();
                 let request = &requests[exchange_index];
                 match answers.as_slice() {
-                    [primary, secondary, candidate] => collector.observe(request, primary, secondary, candidate),
-                    [primary, candidate] => collector.observe_without_secondary(request, primary, candidate),
+                    [primary, secondary, candidate] => {
+                        collector.observe(request, primary, secondary, candidate)
+                    }
+                    [primary, candidate] => {
+                        collector.observe_without_secondary(request, primary, candidate)
+                    }
                     _ => {}
                 }
             }
@@ -313,13 +330,18 @@ impl TargetSender {
         let mut request = Request::new(Full::new(recorded.body.clone()));
         *request.method_mut() = recorded.method.clone();
         *request.uri_mut() = uri;
-        *request.version_mut() = if self.upstream.is_http2() { Version::HTTP_2 } else { Version::HTTP_11 };
+        *request.version_mut() =
+            if self.upstream.is_http2() { Version::HTTP_2 } else { Version::HTTP_11 };
         *request.headers_mut() = recorded.headers.clone();
         let host = match &self.host {
             HostRewrite::Keep => None,
             HostRewrite::Upstream => HeaderValue::from_str(self.upstream.authority().as_str()).ok(),
             HostRewrite::Suffix(suffix) => {
-                let original = recorded.headers.get(header::HOST).map(|value| value.as_bytes()).unwrap_or_default();
+                let original = recorded
+                    .headers
+                    .get(header::HOST)
+                    .map(|value| value.as_bytes())
+                    .unwrap_or_default();
                 HeaderValue::from_bytes(&[original, suffix.as_bytes()].concat()).ok()
             }
             HostRewrite::Literal(value) => Some(value.clone()),
@@ -328,11 +350,21 @@ impl TargetSender {
             request.headers_mut().insert(header::HOST, host);
         }
         let exchange = async {
-            let response = self.client.request(request).await.map_err(|error| classify_client_error(&error))?;
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|error| classify_client_error(&error))?;
             let (parts, body) = response.into_parts();
-            let (body, body_truncated) =
-                read_body_capped(body, self.keep_body).await.map_err(|_| ExchangeFailure::Protocol)?;
-            Ok(CapturedResponse { status: parts.status, headers: parts.headers, body, body_truncated })
+            let (body, body_truncated) = read_body_capped(body, self.keep_body)
+                .await
+                .map_err(|_| ExchangeFailure::Protocol)?;
+            Ok(CapturedResponse {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+                body_truncated,
+            })
         };
         tokio::time::timeout(self.timeout, exchange).await.unwrap_or(Err(ExchangeFailure::Timeout))
     }

@@ -107,8 +107,14 @@ impl FromStr for SampleKey {
             None if trimmed == "path" => Ok(SampleKey::Path),
             Some(("header", name)) => HeaderName::from_bytes(name.trim().as_bytes())
                 .map(SampleKey::Header)
-                .map_err(|_| SampleConfigError(format!("sample key `{text}`: `{name}` is not a valid header name"))),
-            Some(("cookie", name)) if !name.trim().is_empty() => Ok(SampleKey::Cookie(name.trim().to_owned())),
+                .map_err(|_| {
+                    SampleConfigError(format!(
+                        "sample key `{text}`: `{name}` is not a valid header name"
+                    ))
+                }),
+            Some(("cookie", name)) if !name.trim().is_empty() => {
+                Ok(SampleKey::Cookie(name.trim().to_owned()))
+            }
             _ => Err(bad()),
         }
     }
@@ -135,11 +141,18 @@ impl Sampler {
         }
         let key_hash = match &self.key {
             SampleKey::Request => None,
-            SampleKey::Path => Some(hash_key(self.salt, path.split('?').next().unwrap_or(path).as_bytes())),
-            SampleKey::Header(name) => headers.get(name).map(|value| hash_key(self.salt, value.as_bytes())),
-            SampleKey::Cookie(name) => cookie_value(headers, name).map(|value| hash_key(self.salt, value.as_bytes())),
+            SampleKey::Path => {
+                Some(hash_key(self.salt, path.split('?').next().unwrap_or(path).as_bytes()))
+            }
+            SampleKey::Header(name) => {
+                headers.get(name).map(|value| hash_key(self.salt, value.as_bytes()))
+            }
+            SampleKey::Cookie(name) => {
+                cookie_value(headers, name).map(|value| hash_key(self.salt, value.as_bytes()))
+            }
         };
-        let hash = key_hash.unwrap_or_else(|| hash_key(self.salt ^ 0x5EED_5EED, &sequence.to_le_bytes()));
+        let hash =
+            key_hash.unwrap_or_else(|| hash_key(self.salt ^ 0x5EED_5EED, &sequence.to_le_bytes()));
         bucket(hash) < self.rate.parts_per_million as u64
     }
 }
@@ -213,7 +226,9 @@ mod tests {
         );
         assert_eq!("cookie:sid".parse::<SampleKey>().unwrap(), SampleKey::Cookie("sid".into()));
         assert!("cookie:".parse::<SampleKey>().is_err());
-        assert!("header:bad name".parse::<SampleKey>().unwrap_err().to_string().contains("header name"));
+        assert!(
+            "header:bad name".parse::<SampleKey>().unwrap_err().to_string().contains("header name")
+        );
         assert!("ip".parse::<SampleKey>().unwrap_err().to_string().contains("`request`, `path`"));
     }
 
@@ -223,13 +238,18 @@ mod tests {
             let by_header = sampler(rate_text, "header:x-user");
             let n_keys = 100_000u64;
             let n_sampled = (0..n_keys)
-                .filter(|idx| by_header.decide("/", &headers_with("x-user", &format!("user-{idx}")), 0))
+                .filter(|idx| {
+                    by_header.decide("/", &headers_with("x-user", &format!("user-{idx}")), 0)
+                })
                 .count() as f64;
             let observed = n_sampled / n_keys as f64;
             assert!((observed - rate).abs() <= 0.01, "{rate_text}: observed {observed}");
             // A uniform hash also stays within four binomial standard deviations.
             let sigma = (rate * (1.0 - rate) / n_keys as f64).sqrt();
-            assert!((observed - rate).abs() <= 4.0 * sigma, "{rate_text}: observed {observed}, sigma {sigma}");
+            assert!(
+                (observed - rate).abs() <= 4.0 * sigma,
+                "{rate_text}: observed {observed}, sigma {sigma}"
+            );
         }
     }
 
@@ -240,7 +260,10 @@ mod tests {
             let cookie = format!("theme=dark; sid=s{idx}; lang=en");
             let first = by_cookie.decide("/a", &headers_with("cookie", &cookie), idx);
             for (path, sequence) in [("/b?x=1", idx + 1), ("/c", 999_999)] {
-                assert_eq!(first, by_cookie.decide(path, &headers_with("cookie", &cookie), sequence));
+                assert_eq!(
+                    first,
+                    by_cookie.decide(path, &headers_with("cookie", &cookie), sequence)
+                );
             }
         }
     }
@@ -251,7 +274,9 @@ mod tests {
         let high = sampler("20%", "path");
         let n_low_only = (0..20_000)
             .map(|idx| format!("/item/{idx}"))
-            .filter(|path| low.decide(path, &HeaderMap::new(), 0) && !high.decide(path, &HeaderMap::new(), 0))
+            .filter(|path| {
+                low.decide(path, &HeaderMap::new(), 0) && !high.decide(path, &HeaderMap::new(), 0)
+            })
             .count();
         assert_eq!(n_low_only, 0);
     }
@@ -262,10 +287,15 @@ mod tests {
         for idx in 0..500 {
             let path = format!("/p/{idx}");
             let with_query = format!("{path}?page={idx}");
-            assert_eq!(by_path.decide(&path, &HeaderMap::new(), 1), by_path.decide(&with_query, &HeaderMap::new(), 2));
+            assert_eq!(
+                by_path.decide(&path, &HeaderMap::new(), 1),
+                by_path.decide(&with_query, &HeaderMap::new(), 2)
+            );
         }
         let by_header = sampler("25%", "header:x-user");
-        let n_sampled = (0..100_000).filter(|sequence| by_header.decide("/", &HeaderMap::new(), *sequence)).count();
+        let n_sampled = (0..100_000)
+            .filter(|sequence| by_header.decide("/", &HeaderMap::new(), *sequence))
+            .count();
         assert!((24_000..26_000).contains(&n_sampled), "{n_sampled}");
     }
 
@@ -275,7 +305,10 @@ mod tests {
         let salted = Sampler { salt: 42, ..plain.clone() };
         let n_disagree = (0..1_000)
             .map(|idx| format!("/k/{idx}"))
-            .filter(|path| plain.decide(path, &HeaderMap::new(), 0) != salted.decide(path, &HeaderMap::new(), 0))
+            .filter(|path| {
+                plain.decide(path, &HeaderMap::new(), 0)
+                    != salted.decide(path, &HeaderMap::new(), 0)
+            })
             .count();
         assert!(n_disagree > 300, "{n_disagree}");
     }

@@ -40,13 +40,14 @@ impl FromStr for Pacing {
         if trimmed == "recorded" {
             return Ok(Pacing::Recorded);
         }
-        let (number, build): (&str, fn(f64) -> Pacing) = if let Some(number) = trimmed.strip_suffix("rps") {
-            (number, Pacing::RequestsPerSecond)
-        } else if let Some(number) = trimmed.strip_suffix(['x', 'X']) {
-            (number, Pacing::Speedup)
-        } else {
-            return Err(bad());
-        };
+        let (number, build): (&str, fn(f64) -> Pacing) =
+            if let Some(number) = trimmed.strip_suffix("rps") {
+                (number, Pacing::RequestsPerSecond)
+            } else if let Some(number) = trimmed.strip_suffix(['x', 'X']) {
+                (number, Pacing::Speedup)
+            } else {
+                return Err(bad());
+            };
         let value: f64 = number.trim().parse().map_err(|_| bad())?;
         let pacing = build(value);
         pacing.validate()?;
@@ -72,7 +73,9 @@ impl Pacing {
             Pacing::RequestsPerSecond(rate) => (rate, "requests per second"),
         };
         if !value.is_finite() || value <= 0.0 || value > 1e7 {
-            return Err(ScheduleError(format!("replay {what} must be a positive number up to 1e7, not {value}")));
+            return Err(ScheduleError(format!(
+                "replay {what} must be a positive number up to 1e7, not {value}"
+            )));
         }
         Ok(())
     }
@@ -103,12 +106,19 @@ pub struct ReplaySchedule {
 
 impl ReplaySchedule {
     /// Builds the schedule from the recorded arrival offsets (in recording order).
-    pub fn new(offsets: &[Duration], pacing: Pacing, duration: Option<Duration>) -> Result<ReplaySchedule, ScheduleError> {
+    pub fn new(
+        offsets: &[Duration],
+        pacing: Pacing,
+        duration: Option<Duration>,
+    ) -> Result<ReplaySchedule, ScheduleError> {
         pacing.validate()?;
         if offsets.is_empty() {
-            return Err(ScheduleError("the recording holds no exchanges, so there is nothing to replay".into()));
+            return Err(ScheduleError(
+                "the recording holds no exchanges, so there is nothing to replay".into(),
+            ));
         }
-        let mut order: Vec<(usize, f64)> = offsets.iter().map(|offset| offset.as_secs_f64()).enumerate().collect();
+        let mut order: Vec<(usize, f64)> =
+            offsets.iter().map(|offset| offset.as_secs_f64()).enumerate().collect();
         order.sort_by(|left, right| left.1.total_cmp(&right.1));
         let first = order[0].1;
         let span = order[order.len() - 1].1 - first;
@@ -180,28 +190,37 @@ mod tests {
 
     #[test]
     fn recorded_pace_keeps_gaps_and_sorts_by_arrival() {
-        let schedule = ReplaySchedule::new(&millis(&[1_000, 1_300, 1_100, 2_000]), Pacing::Recorded, None).unwrap();
+        let schedule =
+            ReplaySchedule::new(&millis(&[1_000, 1_300, 1_100, 2_000]), Pacing::Recorded, None)
+                .unwrap();
         assert_eq!(instants(schedule), [(0, 0), (2, 100_000), (1, 300_000), (3, 1_000_000)]);
     }
 
     #[test]
     fn speedup_scales_every_gap() {
-        let schedule = ReplaySchedule::new(&millis(&[0, 100, 400]), "2x".parse().unwrap(), None).unwrap();
+        let schedule =
+            ReplaySchedule::new(&millis(&[0, 100, 400]), "2x".parse().unwrap(), None).unwrap();
         assert_eq!(instants(schedule), [(0, 0), (1, 50_000), (2, 200_000)]);
     }
 
     #[test]
     fn target_rate_keeps_the_pattern_and_matches_the_mean_rate() {
         // A burst then a lull: gaps 10, 10, 280 ms (mean 100 ms, i.e. 10 rps recorded).
-        let schedule = ReplaySchedule::new(&millis(&[0, 10, 20, 300]), "40rps".parse().unwrap(), None).unwrap();
+        let schedule =
+            ReplaySchedule::new(&millis(&[0, 10, 20, 300]), "40rps".parse().unwrap(), None)
+                .unwrap();
         assert_eq!(schedule.mean_rate(), 40.0);
         assert_eq!(instants(schedule), [(0, 0), (1, 2_500), (2, 5_000), (3, 75_000)]);
     }
 
     #[test]
     fn a_duration_loops_the_pattern_and_cuts_it() {
-        let schedule =
-            ReplaySchedule::new(&millis(&[0, 100]), Pacing::Recorded, Some(Duration::from_millis(450))).unwrap();
+        let schedule = ReplaySchedule::new(
+            &millis(&[0, 100]),
+            Pacing::Recorded,
+            Some(Duration::from_millis(450)),
+        )
+        .unwrap();
         let sends: Vec<PlannedSend> = schedule.collect();
         let at: Vec<u128> = sends.iter().map(|send| send.at.as_millis()).collect();
         assert_eq!(at, [0, 100, 200, 300, 400]);
@@ -210,9 +229,13 @@ mod tests {
 
     #[test]
     fn simultaneous_requests_at_a_rate_are_spread_evenly() {
-        let schedule = ReplaySchedule::new(&millis(&[5, 5, 5]), Pacing::RequestsPerSecond(10.0), None).unwrap();
+        let schedule =
+            ReplaySchedule::new(&millis(&[5, 5, 5]), Pacing::RequestsPerSecond(10.0), None)
+                .unwrap();
         assert_eq!(instants(schedule), [(0, 0), (1, 100_000), (2, 200_000)]);
-        let error = ReplaySchedule::new(&millis(&[5]), Pacing::Recorded, Some(Duration::from_secs(1))).unwrap_err();
+        let error =
+            ReplaySchedule::new(&millis(&[5]), Pacing::Recorded, Some(Duration::from_secs(1)))
+                .unwrap_err();
         assert!(error.to_string().contains("requests per second"), "{error}");
     }
 
@@ -222,7 +245,12 @@ mod tests {
             let error = bad.parse::<Pacing>().unwrap_err().to_string();
             assert!(error.contains("replay"), "{bad}: {error}");
         }
-        assert!(ReplaySchedule::new(&[], Pacing::Recorded, None).unwrap_err().to_string().contains("no exchanges"));
+        assert!(
+            ReplaySchedule::new(&[], Pacing::Recorded, None)
+                .unwrap_err()
+                .to_string()
+                .contains("no exchanges")
+        );
         assert_eq!("0.5x".parse::<Pacing>().unwrap(), Pacing::Speedup(0.5));
         assert_eq!("300rps".parse::<Pacing>().unwrap().to_string(), "300rps");
     }

@@ -40,7 +40,10 @@ pub fn classify_client_error(error: &hyper_util::client::legacy::Error) -> Excha
 
 /// Reads a whole body, keeping at most `keep_limit` bytes. Returns the kept bytes and whether
 /// anything was left out. The rest is still read, so the connection can be reused.
-pub async fn read_body_capped(mut body: Incoming, keep_limit: usize) -> Result<(Bytes, bool), hyper::Error> {
+pub async fn read_body_capped(
+    mut body: Incoming,
+    keep_limit: usize,
+) -> Result<(Bytes, bool), hyper::Error> {
     let mut kept = BytesMut::new();
     let mut truncated = false;
     while let Some(frame) = body.frame().await {

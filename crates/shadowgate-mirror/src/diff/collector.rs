@@ -63,7 +63,8 @@ impl DiffCollector {
         candidate: &ResponseOutcome,
     ) {
         self.noise_filtered = false;
-        let raw = compare(&lift(primary, &self.config), &lift(candidate, &self.config), &self.config);
+        let raw =
+            compare(&lift(primary, &self.config), &lift(candidate, &self.config), &self.config);
         self.count(request, primary, candidate, raw, &[]);
     }
 
@@ -112,12 +113,14 @@ impl DiffCollector {
             .map(|(endpoint, tally)| {
                 let mut differing_fields = Vec::new();
                 let mut noise_fields = Vec::new();
-                let fields: BTreeSet<&String> = tally.raw.keys().chain(tally.noise.keys()).collect();
+                let fields: BTreeSet<&String> =
+                    tally.raw.keys().chain(tally.noise.keys()).collect();
                 for field in fields {
                     let raw = tally.raw.get(field).copied().unwrap_or(0);
                     let noise = tally.noise.get(field).copied().unwrap_or(0);
                     let gap = raw.abs_diff(noise) as f64;
-                    let relative = if raw + noise == 0 { 0.0 } else { 100.0 * gap / (raw + noise) as f64 };
+                    let relative =
+                        if raw + noise == 0 { 0.0 } else { 100.0 * gap / (raw + noise) as f64 };
                     let absolute = 100.0 * gap / tally.n_requests.max(1) as f64;
                     let entry = FieldDiff {
                         field: field.clone(),
@@ -159,12 +162,15 @@ impl DiffCollector {
 /// The endpoint a request belongs to: the configured header's value, or the method and the path
 /// with id-like segments (numbers, UUIDs, long hex strings) replaced by `{id}`.
 pub fn endpoint_name(request: &CapturedRequest, config: &DiffConfig) -> String {
-    if let Some(value) = config.endpoint_header.as_ref().and_then(|name| request.headers.get(name)) {
+    if let Some(value) = config.endpoint_header.as_ref().and_then(|name| request.headers.get(name))
+    {
         return String::from_utf8_lossy(value.as_bytes()).into_owned();
     }
     let path = request.path_and_query.split('?').next().unwrap_or("/");
-    let template: Vec<&str> =
-        path.split('/').map(|segment| if looks_like_id(segment) { "{id}" } else { segment }).collect();
+    let template: Vec<&str> = path
+        .split('/')
+        .map(|segment| if looks_like_id(segment) { "{id}" } else { segment })
+        .collect();
     format!("{} {}", request.method, template.join("/"))
 }
 
@@ -182,7 +188,9 @@ fn looks_like_id(segment: &str) -> bool {
 fn text_headers(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
-        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .map(|(name, value)| {
+            (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned())
+        })
         .collect()
 }
 

@@ -28,7 +28,11 @@ pub(crate) fn compare(
     if left_failed || right_failed {
         // One failure explains every other difference; listing each missing field would bury it.
         let describe = |fields: &BTreeMap<String, Leaf>, failed: bool| {
-            if failed { fields.get(FAILURE_FIELD).map(Leaf::display) } else { Some("<response>".to_owned()) }
+            if failed {
+                fields.get(FAILURE_FIELD).map(Leaf::display)
+            } else {
+                Some("<response>".to_owned())
+            }
         };
         let left_text = describe(left, left_failed);
         let right_text = describe(right, right_failed);
@@ -62,7 +66,9 @@ pub(crate) fn compare(
                 (field, DifferenceKind::Extra, None, Some(leaf))
             }
             Ordering::Equal => {
-                let (Some((field, left_leaf)), Some((_, right_leaf))) = (left_iter.next(), right_iter.next()) else {
+                let (Some((field, left_leaf)), Some((_, right_leaf))) =
+                    (left_iter.next(), right_iter.next())
+                else {
                     break;
                 };
                 match leaf_difference(left_leaf, right_leaf, config) {
@@ -85,12 +91,15 @@ fn leaf_difference(left: &Leaf, right: &Leaf, config: &DiffConfig) -> Option<Dif
     if left == right {
         return None;
     }
-    if let (Leaf::Number(left_number), Leaf::Number(right_number)) = (left, right) {
-        if left_number.as_f64().is_some() && left_number.as_f64() == right_number.as_f64() {
-            return None;
-        }
+    if let (Leaf::Number(left_number), Leaf::Number(right_number)) = (left, right)
+        && left_number.as_f64().is_some()
+        && left_number.as_f64() == right_number.as_f64()
+    {
+        return None;
     }
-    if let (Some(left_text), Some(right_text)) = (left.text_for_matching(), right.text_for_matching()) {
+    if let (Some(left_text), Some(right_text)) =
+        (left.text_for_matching(), right.text_for_matching())
+    {
         let equal_by_rule = config
             .equal_value_regexes
             .iter()

@@ -21,7 +21,10 @@ pub(crate) enum Leaf {
     EmptyObject,
     EmptyArray,
     /// A body that is neither JSON nor UTF-8, summarized by its length and a hash.
-    Bytes { len: usize, hash: u64 },
+    Bytes {
+        len: usize,
+        hash: u64,
+    },
     /// No response: the upstream failed in the named way.
     Failure(&'static str),
 }
@@ -88,7 +91,10 @@ pub(crate) fn lift(outcome: &ResponseOutcome, config: &DiffConfig) -> BTreeMap<S
                 .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
                 .collect::<Vec<_>>()
                 .join(", ");
-            path = vec![PathSegment::Key("headers".into()), PathSegment::Key(name.as_str().to_owned())];
+            path = vec![
+                PathSegment::Key("headers".into()),
+                PathSegment::Key(name.as_str().to_owned()),
+            ];
             lifter.leaf(&path, Leaf::Text(joined));
         }
     }
@@ -101,17 +107,23 @@ pub(crate) fn lift(outcome: &ResponseOutcome, config: &DiffConfig) -> BTreeMap<S
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.contains("json"));
-    let starts_like_json =
-        response.body.iter().find(|byte| !byte.is_ascii_whitespace()).is_some_and(|b| *b == b'{' || *b == b'[');
-    if declared_json || starts_like_json {
-        if let Ok(document) = serde_json::from_slice::<serde_json::Value>(&response.body) {
-            lifter.value(&mut path, &document);
-            return res;
-        }
+    let starts_like_json = response
+        .body
+        .iter()
+        .find(|byte| !byte.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{' || *b == b'[');
+    if (declared_json || starts_like_json)
+        && let Ok(document) = serde_json::from_slice::<serde_json::Value>(&response.body)
+    {
+        lifter.value(&mut path, &document);
+        return res;
     }
     let leaf = match std::str::from_utf8(&response.body) {
         Ok(text) => Leaf::Text(text.to_owned()),
-        Err(_) => Leaf::Bytes { len: response.body.len(), hash: crate::sampling::hash_key(0, &response.body) },
+        Err(_) => Leaf::Bytes {
+            len: response.body.len(),
+            hash: crate::sampling::hash_key(0, &response.body),
+        },
     };
     lifter.leaf(&path, leaf);
     res

@@ -39,9 +39,9 @@ impl DiffReport {
 
     /// All reported fields as `(endpoint, field)` pairs.
     pub fn differing_fields(&self) -> impl Iterator<Item = (&str, &FieldDiff)> {
-        self.endpoints
-            .iter()
-            .flat_map(|endpoint| endpoint.differing_fields.iter().map(move |field| (endpoint.endpoint.as_str(), field)))
+        self.endpoints.iter().flat_map(|endpoint| {
+            endpoint.differing_fields.iter().map(move |field| (endpoint.endpoint.as_str(), field))
+        })
     }
 }
 

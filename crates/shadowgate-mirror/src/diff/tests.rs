@@ -20,7 +20,12 @@ fn request(method: Method, target: &str) -> CapturedRequest {
 fn json_response(body: serde_json::Value) -> ResponseOutcome {
     let mut headers = HeaderMap::new();
     headers.insert("content-type", HeaderValue::from_static("application/json"));
-    Ok(CapturedResponse { status: StatusCode::OK, headers, body: Bytes::from(body.to_string()), body_truncated: false })
+    Ok(CapturedResponse {
+        status: StatusCode::OK,
+        headers,
+        body: Bytes::from(body.to_string()),
+        body_truncated: false,
+    })
 }
 
 fn random_uuid(rng: &mut Rng) -> String {
@@ -49,25 +54,37 @@ fn random_uuid_and_timestamp_are_suppressed_and_a_changed_price_is_reported() {
         // The candidate raises the price of every fourth product.
         let candidate_price = if id % 4 == 0 { price + 1.5 } else { price };
         let candidate = product(&mut rng, id, candidate_price, idx * 7 + 1);
-        collector.observe(&request(Method::GET, &format!("/products/{id}?v=1")), &primary, &secondary, &candidate);
+        collector.observe(
+            &request(Method::GET, &format!("/products/{id}?v=1")),
+            &primary,
+            &secondary,
+            &candidate,
+        );
     }
     let report = collector.report();
     assert_eq!(report.requests_compared, 400);
     assert_eq!(report.endpoints.len(), 1);
     let endpoint = &report.endpoints[0];
     assert_eq!(endpoint.endpoint, "GET /products/{id}");
-    let differing: Vec<&str> = endpoint.differing_fields.iter().map(|field| field.field.as_str()).collect();
+    let differing: Vec<&str> =
+        endpoint.differing_fields.iter().map(|field| field.field.as_str()).collect();
     assert_eq!(differing, ["body.product.price"]);
     let price = &endpoint.differing_fields[0];
     assert_eq!((price.raw_differences, price.noise_differences), (100, 0));
     assert_eq!(price.examples.len(), 5);
     let example = &price.examples[0];
     assert_eq!(example.kind, DifferenceKind::Changed);
-    assert_eq!((example.primary_value.as_deref(), example.candidate_value.as_deref()), (Some("10.0"), Some("11.5")));
+    assert_eq!(
+        (example.primary_value.as_deref(), example.candidate_value.as_deref()),
+        (Some("10.0"), Some("11.5"))
+    );
     assert_eq!(example.request.target, "/products/0?v=1");
     assert!(example.candidate.body.contains("11.5"));
     let noise: Vec<&str> = endpoint.noise_fields.iter().map(|field| field.field.as_str()).collect();
-    assert!(noise.contains(&"body.request_id") && noise.contains(&"body.generated_at"), "{noise:?}");
+    assert!(
+        noise.contains(&"body.request_id") && noise.contains(&"body.generated_at"),
+        "{noise:?}"
+    );
     assert!(report.has_differences());
 }
 
@@ -76,8 +93,14 @@ fn identical_versions_report_nothing() {
     let mut rng = Rng::seed(1);
     let mut collector = DiffCollector::new(DiffConfig::default());
     for idx in 0..200 {
-        let answers: Vec<ResponseOutcome> = (0..3).map(|arm| product(&mut rng, idx, 5.0, idx * 10 + arm)).collect();
-        collector.observe(&request(Method::GET, "/products/1"), &answers[0], &answers[1], &answers[2]);
+        let answers: Vec<ResponseOutcome> =
+            (0..3).map(|arm| product(&mut rng, idx, 5.0, idx * 10 + arm)).collect();
+        collector.observe(
+            &request(Method::GET, "/products/1"),
+            &answers[0],
+            &answers[1],
+            &answers[2],
+        );
     }
     let report = collector.report();
     assert!(!report.has_differences(), "{report:#?}");
@@ -138,7 +161,8 @@ fn ignore_rules_remove_fields_headers_and_equal_values() {
     let make = |variant: u64| -> ResponseOutcome {
         let mut headers = HeaderMap::new();
         headers.insert("x-served-by", HeaderValue::from_str(&format!("host-{variant}")).unwrap());
-        headers.insert("date", HeaderValue::from_str(&format!("Mon, 0{variant} Jan 2026")).unwrap());
+        headers
+            .insert("date", HeaderValue::from_str(&format!("Mon, 0{variant} Jan 2026")).unwrap());
         let body = serde_json::json!({
             "meta": {"host": variant, "nested": {"deep": variant}},
             "items": [{"etag": variant, "qty": 1}],
@@ -146,7 +170,12 @@ fn ignore_rules_remove_fields_headers_and_equal_values() {
             "day": format!("2026-01-0{}", variant + 1),
             "qty_total": 1,
         });
-        Ok(CapturedResponse { status: StatusCode::OK, headers, body: Bytes::from(body.to_string()), body_truncated: false })
+        Ok(CapturedResponse {
+            status: StatusCode::OK,
+            headers,
+            body: Bytes::from(body.to_string()),
+            body_truncated: false,
+        })
     };
     let mut collector = DiffCollector::new(config);
     collector.observe(&request(Method::GET, "/"), &make(1), &make(1), &make(2));
@@ -165,7 +194,12 @@ fn text_bodies_statuses_and_failures_are_compared() {
         })
     };
     let mut collector = DiffCollector::new(DiffConfig::default());
-    collector.observe(&request(Method::GET, "/t"), &text(200, "hello\n"), &text(200, "hello\n"), &text(500, "oops\n"));
+    collector.observe(
+        &request(Method::GET, "/t"),
+        &text(200, "hello\n"),
+        &text(200, "hello\n"),
+        &text(500, "oops\n"),
+    );
     collector.observe(
         &request(Method::POST, "/f"),
         &text(200, "ok"),
@@ -173,7 +207,10 @@ fn text_bodies_statuses_and_failures_are_compared() {
         &Err(ExchangeFailure::Timeout),
     );
     let report = collector.report();
-    let fields: Vec<(&str, &str)> = report.differing_fields().map(|(endpoint, field)| (endpoint, field.field.as_str())).collect();
+    let fields: Vec<(&str, &str)> = report
+        .differing_fields()
+        .map(|(endpoint, field)| (endpoint, field.field.as_str()))
+        .collect();
     assert_eq!(fields, [("GET /t", "body"), ("GET /t", "status"), ("POST /f", "failure")]);
     let failure = report.differing_fields().find(|(_, field)| field.field == "failure").unwrap().1;
     assert_eq!(failure.examples[0].candidate_value.as_deref(), Some("<no response: timeout>"));
@@ -193,7 +230,8 @@ fn without_a_secondary_every_difference_is_reported() {
     }
     let report = collector.report();
     assert!(!report.noise_filtered);
-    let fields: Vec<&str> = report.differing_fields().map(|(_, field)| field.field.as_str()).collect();
+    let fields: Vec<&str> =
+        report.differing_fields().map(|(_, field)| field.field.as_str()).collect();
     assert!(fields.contains(&"body.request_id"), "{fields:?}");
 }
 
@@ -201,7 +239,10 @@ fn without_a_secondary_every_difference_is_reported() {
 fn endpoints_are_templated_or_named_by_header() {
     let mut collector = DiffCollector::new(DiffConfig::default());
     let same = json_response(serde_json::json!({}));
-    for target in ["/users/42/orders/550e8400-e29b-41d4-a716-446655440000", "/users/7/orders/a1b2c3d4e5f60718293a"] {
+    for target in [
+        "/users/42/orders/550e8400-e29b-41d4-a716-446655440000",
+        "/users/7/orders/a1b2c3d4e5f60718293a",
+    ] {
         collector.observe(&request(Method::GET, target), &same, &same, &same);
     }
     let report = collector.report();

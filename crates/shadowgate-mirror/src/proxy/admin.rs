@@ -36,25 +36,45 @@ pub(super) async fn serve(
             async move { Ok::<_, Infallible>(response) }
         });
         tokio::spawn(async move {
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
 
-fn route(request: &Request<Incoming>, metrics: &MirrorMetrics, diff: Option<&Mutex<DiffCollector>>) -> Response<Full<Bytes>> {
+fn route(
+    request: &Request<Incoming>,
+    metrics: &MirrorMetrics,
+    diff: Option<&Mutex<DiffCollector>>,
+) -> Response<Full<Bytes>> {
     if request.method() != Method::GET {
-        return respond(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "only GET is served here\n".into());
+        return respond(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "only GET is served here\n".into(),
+        );
     }
     match (request.uri().path(), diff) {
-        ("/metrics", _) => respond(StatusCode::OK, "text/plain; version=0.0.4", metrics.render_prometheus()),
+        ("/metrics", _) => {
+            respond(StatusCode::OK, "text/plain; version=0.0.4", metrics.render_prometheus())
+        }
         ("/healthz", _) => respond(StatusCode::OK, "text/plain", "ok\n".into()),
         ("/diff", Some(collector)) => {
             let report = super::report_of(collector);
             let json = serde_json::to_string_pretty(&report).unwrap_or_default();
             respond(StatusCode::OK, "application/json", json)
         }
-        ("/diff", None) => respond(StatusCode::NOT_FOUND, "text/plain", "the live diff is off; start the proxy with --diff\n".into()),
-        _ => respond(StatusCode::NOT_FOUND, "text/plain", "not found; try /metrics, /diff or /healthz\n".into()),
+        ("/diff", None) => respond(
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "the live diff is off; start the proxy with --diff\n".into(),
+        ),
+        _ => respond(
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "not found; try /metrics, /diff or /healthz\n".into(),
+        ),
     }
 }
 

@@ -86,7 +86,12 @@ impl Dispatcher {
             diff,
         });
         let (stop, stop_receiver) = watch::channel(false);
-        let task = tokio::spawn(dispatch_loop(receiver, shadows, config.shadow_concurrency, stop_receiver));
+        let task = tokio::spawn(dispatch_loop(
+            receiver,
+            shadows,
+            config.shadow_concurrency,
+            stop_receiver,
+        ));
         Dispatcher { queue: MirrorQueue { sender, metrics }, stop, task }
     }
 
@@ -113,6 +118,9 @@ async fn dispatch_loop(
     let slots = Arc::new(Semaphore::new(concurrency));
     let mut stopping = false;
     loop {
+        // A job leaves the queue only when a slot is free, so waiting jobs are exactly the
+        // queue's contents and `queue_capacity` bounds them.
+        let Ok(slot) = slots.clone().acquire_owned().await else { break };
         let job = tokio::select! {
             job = receiver.recv() => job,
             _ = stop.changed(), if !stopping => {
@@ -124,7 +132,6 @@ async fn dispatch_loop(
         };
         let Some(job) = job else { break };
         shadows.metrics.queue_depth.add(-1);
-        let Ok(slot) = slots.clone().acquire_owned().await else { break };
         let shadows = shadows.clone();
         tokio::spawn(async move {
             shadows.mirror(job).await;
@@ -162,7 +169,8 @@ impl ShadowSet {
                 let request = request.clone();
                 tasks.spawn(async move { (idx, shadows.send(idx, &request).await) });
             }
-            let mut outcomes: Vec<ResponseOutcome> = vec![Err(ExchangeFailure::Protocol); self.targets.len()];
+            let mut outcomes: Vec<ResponseOutcome> =
+                vec![Err(ExchangeFailure::Protocol); self.targets.len()];
             while let Some(Ok((idx, outcome))) = tasks.join_next().await {
                 outcomes[idx] = outcome;
             }
@@ -175,7 +183,10 @@ impl ShadowSet {
             return;
         };
         if let [secondary, candidate] = outcomes.as_slice() {
-            collector.lock().unwrap_or_else(PoisonError::into_inner).observe(&request, &primary, secondary, candidate);
+            collector
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .observe(&request, &primary, secondary, candidate);
             self.metrics.diffed.increment();
         }
     }
@@ -190,7 +201,8 @@ impl ShadowSet {
         let mut outgoing = Request::new(Full::new(request.body.clone()));
         *outgoing.method_mut() = request.method.clone();
         *outgoing.uri_mut() = uri;
-        *outgoing.version_mut() = if target.upstream.is_http2() { Version::HTTP_2 } else { Version::HTTP_11 };
+        *outgoing.version_mut() =
+            if target.upstream.is_http2() { Version::HTTP_2 } else { Version::HTTP_11 };
         let headers = outgoing.headers_mut();
         *headers = request.headers.clone();
         match &self.host {
@@ -201,8 +213,13 @@ impl ShadowSet {
                 }
             }
             HostRewrite::Suffix(suffix) => {
-                let original = headers.get(header::HOST).map(|value| value.as_bytes().to_vec()).unwrap_or_default();
-                if let Ok(host) = HeaderValue::from_bytes(&[original.as_slice(), suffix.as_bytes()].concat()) {
+                let original = headers
+                    .get(header::HOST)
+                    .map(|value| value.as_bytes().to_vec())
+                    .unwrap_or_default();
+                if let Ok(host) =
+                    HeaderValue::from_bytes(&[original.as_slice(), suffix.as_bytes()].concat())
+                {
                     headers.insert(header::HOST, host);
                 }
             }
@@ -214,13 +231,25 @@ impl ShadowSet {
 
         let started = Instant::now();
         let exchange = async {
-            let response = target.client.request(outgoing).await.map_err(|error| classify_client_error(&error))?;
+            let response = target
+                .client
+                .request(outgoing)
+                .await
+                .map_err(|error| classify_client_error(&error))?;
             let (parts, body) = response.into_parts();
-            let (body, body_truncated) =
-                read_body_capped(body, self.keep_body).await.map_err(|_| ExchangeFailure::Protocol)?;
-            Ok(CapturedResponse { status: parts.status, headers: parts.headers, body, body_truncated })
+            let (body, body_truncated) = read_body_capped(body, self.keep_body)
+                .await
+                .map_err(|_| ExchangeFailure::Protocol)?;
+            Ok(CapturedResponse {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+                body_truncated,
+            })
         };
-        let outcome = tokio::time::timeout(self.timeout, exchange).await.unwrap_or(Err(ExchangeFailure::Timeout));
+        let outcome = tokio::time::timeout(self.timeout, exchange)
+            .await
+            .unwrap_or(Err(ExchangeFailure::Timeout));
         match &outcome {
             Ok(_) => {
                 metrics.responses.increment();

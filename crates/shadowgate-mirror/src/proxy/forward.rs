@@ -84,13 +84,24 @@ impl Forwarder {
         strip_hop_by_hop_headers(&mut parts.headers);
         if !parts.headers.contains_key(header::HOST) {
             // HTTP/2 clients send the authority as a pseudo-header; HTTP/1.1 upstreams need Host.
-            if let Some(host) = parts.uri.authority().and_then(|authority| HeaderValue::from_str(authority.as_str()).ok()) {
+            if let Some(host) = parts
+                .uri
+                .authority()
+                .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
+            {
                 parts.headers.insert(header::HOST, host);
             }
         }
-        let target = parts.uri.path_and_query().map_or("/", |path_and_query| path_and_query.as_str()).to_owned();
+        let target = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |path_and_query| path_and_query.as_str())
+            .to_owned();
         let Ok(upstream_uri) = self.primary.uri_for(&target) else {
-            return text_response(StatusCode::BAD_REQUEST, "shadowgate: the request target is not a valid path\n");
+            return text_response(
+                StatusCode::BAD_REQUEST,
+                "shadowgate: the request target is not a valid path\n",
+            );
         };
 
         let capturing = self.mirror_queue.is_some() || self.record_sender.is_some();
@@ -132,7 +143,10 @@ impl Forwarder {
                 record: assembly,
                 metrics: self.metrics.clone(),
             };
-            TeeBody::capturing(body, BodyCapture::new(self.body_limit, Box::new(move |end| on_end.deliver(end))))
+            TeeBody::capturing(
+                body,
+                BodyCapture::new(self.body_limit, Box::new(move |end| on_end.deliver(end))),
+            )
         } else {
             TeeBody::plain(body)
         };
@@ -156,12 +170,14 @@ impl Forwarder {
                         self.body_limit,
                         Box::new(move |end| {
                             let outcome = match end {
-                                CaptureEnd::Complete { body, truncated } => Some(Ok(CapturedResponse {
-                                    status,
-                                    headers,
-                                    body,
-                                    body_truncated: truncated,
-                                })),
+                                CaptureEnd::Complete { body, truncated } => {
+                                    Some(Ok(CapturedResponse {
+                                        status,
+                                        headers,
+                                        body,
+                                        body_truncated: truncated,
+                                    }))
+                                }
                                 CaptureEnd::Incomplete => None,
                             };
                             response_sinks.deliver(outcome, latency);
@@ -187,7 +203,9 @@ impl Forwarder {
 fn text_response(status: StatusCode, text: &str) -> Response<ResponseBody> {
     let mut response = Response::new(Either::Right(Full::new(Bytes::from(text.to_owned()))));
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     response
 }
 
@@ -231,7 +249,10 @@ impl RequestCaptureEnd {
                 // A cut body would make the shadow answer a different request; send nothing.
                 self.metrics.dropped_body_too_large.increment();
             } else {
-                queue.try_enqueue(MirrorJob { request: captured, primary_response: self.primary_response });
+                queue.try_enqueue(MirrorJob {
+                    request: captured,
+                    primary_response: self.primary_response,
+                });
             }
         }
     }
@@ -292,12 +313,19 @@ impl RecordAssembly {
         if state.request.is_none() || state.response.is_none() {
             return;
         }
-        let (Some(Some(request)), Some((Some(response), latency))) = (state.request.take(), state.response.take())
+        let (Some(Some(request)), Some((Some(response), latency))) =
+            (state.request.take(), state.response.take())
         else {
             self.metrics.record_dropped.increment();
             return;
         };
-        let exchange = RecordedExchange { sequence: self.sequence, offset: self.offset, request, response, latency };
+        let exchange = RecordedExchange {
+            sequence: self.sequence,
+            offset: self.offset,
+            request,
+            response,
+            latency,
+        };
         if self.sender.try_send(exchange).is_err() {
             self.metrics.record_dropped.increment();
         }

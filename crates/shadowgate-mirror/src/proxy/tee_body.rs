@@ -35,7 +35,13 @@ pub(crate) struct BodyCapture {
 
 impl BodyCapture {
     pub(crate) fn new(limit: usize, on_end: CaptureCallback) -> BodyCapture {
-        BodyCapture { chunks: Vec::new(), n_bytes: 0, limit, truncated: false, on_end: Some(on_end) }
+        BodyCapture {
+            chunks: Vec::new(),
+            n_bytes: 0,
+            limit,
+            truncated: false,
+            on_end: Some(on_end),
+        }
     }
 
     fn push(&mut self, data: &Bytes) {
@@ -105,7 +111,10 @@ impl<B: Body<Data = Bytes> + Unpin> Body for TeeBody<B> {
     type Data = Bytes;
     type Error = B::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         if let Some(capture) = this.capture.as_mut() {
@@ -163,7 +172,10 @@ mod tests {
         type Data = Bytes;
         type Error = Infallible;
 
-        fn poll_frame(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
             Poll::Ready(self.get_mut().0.pop_front().map(|chunk| Ok(Frame::data(chunk))))
         }
 

@@ -45,8 +45,12 @@ fn sample_header() -> RecordingHeader {
 #[test]
 fn exchanges_round_trip_with_text_and_binary_bodies_and_repeated_headers() {
     let failed = RecordedExchange { response: Err(ExchangeFailure::Timeout), ..sample_exchange(1) };
-    let text = [encode_header(&sample_header()), encode_exchange(&sample_exchange(0)), encode_exchange(&failed)]
-        .join("\n");
+    let text = [
+        encode_header(&sample_header()),
+        encode_exchange(&sample_exchange(0)),
+        encode_exchange(&failed),
+    ]
+    .join("\n");
     let recording = decode_recording(&text).unwrap();
     assert_eq!(recording.header, sample_header());
     assert_eq!(recording.exchanges, vec![sample_exchange(0), failed]);
@@ -81,11 +85,26 @@ fn corrupt_lines_are_reported_with_line_and_field() {
     let cases = [
         (String::new(), "empty"),
         ("{\"format\":\"har\"}".to_owned(), "is this a shadowgate recording"),
-        (format!("{header}\n{}", good.replace("\"POST\"", "\"PO ST\"")), "line 2: field `request.method`"),
+        (
+            format!("{header}\n{}", good.replace("\"POST\"", "\"PO ST\"")),
+            "line 2: field `request.method`",
+        ),
         (format!("{header}\n{}", good.replace("\"/cart", "\"cart")), "origin-form"),
-        (format!("{header}\n{}", good.replace("\"offset_us\":1500000", "\"offset_us\":\"soon\"")), "offset_us"),
-        (format!("{header}\n\n{}", good.replace("AJ+Slgo=", "%%%")), "line 3: field `response.body`: invalid base64"),
-        (format!("{header}\n{}", good.replace("\"status\":201", "\"status\":42")), "not an HTTP status"),
+        (
+            format!(
+                "{header}\n{}",
+                good.replace("\"offset_us\":1500000", "\"offset_us\":\"soon\"")
+            ),
+            "offset_us",
+        ),
+        (
+            format!("{header}\n\n{}", good.replace("AJ+Slgo=", "%%%")),
+            "line 3: field `response.body`: invalid base64",
+        ),
+        (
+            format!("{header}\n{}", good.replace("\"status\":201", "\"status\":42")),
+            "not an HTTP status",
+        ),
         (format!("{header}\n{header}"), "second header"),
         (format!("{header}\n{{not json"), "line 2: not a valid record"),
     ];
