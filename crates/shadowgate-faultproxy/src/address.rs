@@ -58,7 +58,9 @@ pub(crate) fn check_name(what: &str, name: &str) -> Result<(), FaultProxyError> 
         return Ok(());
     };
     let shown: String = name.chars().take(40).collect();
-    Err(FaultProxyError::BadRequestBody(format!("{what} name `{shown}` {why}; choose another name")))
+    Err(FaultProxyError::BadRequestBody(format!(
+        "{what} name `{shown}` {why}; choose another name"
+    )))
 }
 
 #[cfg(test)]

@@ -81,8 +81,7 @@ fn is_transient(error: &io::Error) -> bool {
         io::ErrorKind::ConnectionAborted
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::Interrupted
-            | io::ErrorKind::OutOfMemory
-    // ENFILE, EMFILE and ENOBUFS on Linux: out of file descriptors or buffers, for now.
+            | io::ErrorKind::OutOfMemory // ENFILE, EMFILE and ENOBUFS on Linux: out of file descriptors or buffers, for now.
     ) || matches!(error.raw_os_error(), Some(23 | 24 | 105))
 }
 
@@ -207,7 +206,8 @@ impl Route {
                 empty_response()
             }
             Route::Version => {
-                let mut response = json_response(StatusCode::OK, &BTreeMap::from([("version", VERSION)]));
+                let mut response =
+                    json_response(StatusCode::OK, &BTreeMap::from([("version", VERSION)]));
                 response.headers_mut().insert(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/json;charset=utf-8"),
@@ -288,8 +288,9 @@ fn path_segments(path: &str) -> Result<Vec<String>, String> {
         .unwrap_or(path)
         .split('/')
         .map(|segment| {
-            percent_decode(segment)
-                .ok_or_else(|| format!("bad request path: `{segment}` is not valid percent-encoded UTF-8"))
+            percent_decode(segment).ok_or_else(|| {
+                format!("bad request path: `{segment}` is not valid percent-encoded UTF-8")
+            })
         })
         .collect()
 }
@@ -334,7 +335,9 @@ fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Full<Byt
     };
     let mut response = Response::new(Full::new(Bytes::from(bytes)));
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
@@ -350,7 +353,10 @@ mod tests {
 
     #[test]
     fn paths_are_split_and_decoded() {
-        assert_eq!(path_segments("/proxies/my%20db/toxics").unwrap(), ["proxies", "my db", "toxics"]);
+        assert_eq!(
+            path_segments("/proxies/my%20db/toxics").unwrap(),
+            ["proxies", "my db", "toxics"]
+        );
         assert!(path_segments("/proxies/%zz").is_err());
         assert!(path_segments("/proxies/%ff").is_err());
         assert!(Route::parse(&path_segments("/proxies/a/toxics/b/c").unwrap()).is_none());

@@ -23,11 +23,12 @@ use socket2::SockRef;
 use tokio::{
     net::TcpStream,
     sync::watch,
-    time::{Instant, sleep_until, timeout},
+    time::{Instant, timeout},
 };
 
 use crate::{
     schedule::{ChainEntry, DirectionSchedule, StreamEvent},
+    timer::PreciseTimer,
     toxic::Stream,
 };
 
@@ -180,6 +181,7 @@ async fn run_direction(
     let initial = Arc::clone(&chains.borrow_and_update());
     schedule.sync(now(), initial.for_stream(stream));
 
+    let mut timer = PreciseTimer::default();
     let mut read_buffer = BytesMut::new();
     let mut pending: Option<Bytes> = None;
     let mut source_open = true;
@@ -216,7 +218,8 @@ async fn run_direction(
         let held = schedule.buffered_bytes() + pending.as_ref().map_or(0, Bytes::len);
         // Without toxics, read only once the last read is written, like a plain copy; with
         // toxics, read ahead so that their timing does not depend on the source's pace.
-        let can_read = source_open && if schedule.is_idle() { held == 0 } else { held < MAX_BUFFERED };
+        let can_read =
+            source_open && if schedule.is_idle() { held == 0 } else { held < MAX_BUFFERED };
         let deadline = schedule.next_deadline();
         let wake_at = deadline.map_or_else(Instant::now, |at| epoch + at);
         tokio::select! {
@@ -254,7 +257,7 @@ async fn run_direction(
                     return DirectionEnd::Terminate(Termination::Close);
                 }
             },
-            () = sleep_until(wake_at), if deadline.is_some() => {},
+            () = timer.sleep_until(wake_at), if deadline.is_some() => {},
             // Nothing can happen in this direction any more (its source has ended and its
             // proxy is gone): end the connection rather than wait forever.
             else => return DirectionEnd::Terminate(Termination::Close),

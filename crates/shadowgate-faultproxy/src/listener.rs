@@ -72,7 +72,8 @@ fn bind(listen: &str) -> io::Result<TcpListener> {
     let mut last_error = None;
     for address in bind_target(listen).to_socket_addrs()? {
         let attempt = (|| {
-            let socket = Socket::new(Domain::for_address(address), Type::STREAM, Some(Protocol::TCP))?;
+            let socket =
+                Socket::new(Domain::for_address(address), Type::STREAM, Some(Protocol::TCP))?;
             socket.set_reuse_address(true)?;
             socket.set_nonblocking(true)?;
             socket.bind(&address.into())?;

@@ -166,7 +166,8 @@ impl FaultProxy {
         let mut infos = Vec::with_capacity(checked.len());
         for spec in checked {
             if let Some(existing) = registry.proxies.get(&spec.name) {
-                if same_address(&existing.listen, &spec.listen) && existing.upstream == spec.upstream
+                if same_address(&existing.listen, &spec.listen)
+                    && existing.upstream == spec.upstream
                 {
                     infos.push(existing.info(&spec.name));
                     continue;
@@ -265,7 +266,10 @@ impl FaultProxy {
     pub async fn add_toxic(&self, proxy: &str, toxic: Toxic) -> Result<Toxic, FaultProxyError> {
         check_name("toxic", &toxic.name)?;
         validate_toxicity(toxic.toxicity).map_err(FaultProxyError::BadRequestBody)?;
-        toxic.kind.validate().map_err(|error| FaultProxyError::BadRequestBody(error.to_string()))?;
+        toxic
+            .kind
+            .validate()
+            .map_err(|error| FaultProxyError::BadRequestBody(error.to_string()))?;
         let mut registry = self.shared.registry.lock().await;
         let revision = registry.next_revision();
         let entry = registry.get_mut(proxy)?;
@@ -318,14 +322,13 @@ impl FaultProxy {
     pub async fn remove_toxic(&self, proxy: &str, name: &str) -> Result<(), FaultProxyError> {
         let mut registry = self.shared.registry.lock().await;
         let entry = registry.get_mut(proxy)?;
-        let index = entry
-            .toxics
-            .iter()
-            .position(|existing| existing.toxic.name == name)
-            .ok_or_else(|| FaultProxyError::ToxicNotFound {
-                proxy: proxy.to_string(),
-                toxic: name.to_string(),
-            })?;
+        let index =
+            entry.toxics.iter().position(|existing| existing.toxic.name == name).ok_or_else(
+                || FaultProxyError::ToxicNotFound {
+                    proxy: proxy.to_string(),
+                    toxic: name.to_string(),
+                },
+            )?;
         entry.toxics.remove(index);
         entry.publish_chains();
         Ok(())
@@ -391,9 +394,8 @@ impl ProxyEntry {
     }
 
     fn ordered_toxics(&self) -> Vec<Toxic> {
-        let of_stream = |stream: Stream| {
-            self.toxics.iter().filter(move |entry| entry.toxic.stream == stream)
-        };
+        let of_stream =
+            |stream: Stream| self.toxics.iter().filter(move |entry| entry.toxic.stream == stream);
         of_stream(Stream::Upstream)
             .chain(of_stream(Stream::Downstream))
             .map(|entry| entry.toxic.clone())
@@ -406,7 +408,11 @@ impl ProxyEntry {
         })
     }
 
-    fn find_toxic_mut(&mut self, proxy: &str, name: &str) -> Result<&mut ToxicEntry, FaultProxyError> {
+    fn find_toxic_mut(
+        &mut self,
+        proxy: &str,
+        name: &str,
+    ) -> Result<&mut ToxicEntry, FaultProxyError> {
         self.toxics.iter_mut().find(|entry| entry.toxic.name == name).ok_or_else(|| {
             FaultProxyError::ToxicNotFound { proxy: proxy.to_string(), toxic: name.to_string() }
         })

@@ -163,7 +163,9 @@ impl ToxicKind {
             if ms > MAX_MILLISECONDS {
                 Err(AttributeError::new(
                     name,
-                    format!("{ms} ms is more than a day ({MAX_MILLISECONDS} ms); the value is in milliseconds"),
+                    format!(
+                        "{ms} ms is more than a day ({MAX_MILLISECONDS} ms); the value is in milliseconds"
+                    ),
                 ))
             } else {
                 Ok(())
@@ -178,7 +180,9 @@ impl ToxicKind {
                 if rate_kb_per_s > 1_000_000_000 {
                     return Err(AttributeError::new(
                         "rate",
-                        format!("{rate_kb_per_s} KB/s is more than 1 TB/s; the value is in KB/s (1 KB = 1000 bytes), and 0 means unlimited"),
+                        format!(
+                            "{rate_kb_per_s} KB/s is more than 1 TB/s; the value is in KB/s (1 KB = 1000 bytes), and 0 means unlimited"
+                        ),
                     ));
                 }
                 Ok(())
@@ -211,7 +215,9 @@ impl ToxicKind {
                 if delay_us > MAX_MILLISECONDS * 1000 {
                     return Err(AttributeError::new(
                         "delay",
-                        format!("{delay_us} µs is more than a day; the slicer's delay is in microseconds"),
+                        format!(
+                            "{delay_us} µs is more than a day; the slicer's delay is in microseconds"
+                        ),
                     ));
                 }
                 Ok(())

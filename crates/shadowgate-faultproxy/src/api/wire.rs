@@ -59,11 +59,11 @@ impl ToxicBody {
     pub(super) fn into_toxic(self) -> Result<Toxic, FaultProxyError> {
         let stream = match self.stream.as_deref() {
             None => Stream::Downstream,
-            Some(text) => {
-                Stream::parse(text).ok_or_else(|| FaultProxyError::InvalidStream(text.to_string()))?
-            }
+            Some(text) => Stream::parse(text)
+                .ok_or_else(|| FaultProxyError::InvalidStream(text.to_string()))?,
         };
-        let type_name = self.type_name.ok_or_else(|| FaultProxyError::MissingField("type".into()))?;
+        let type_name =
+            self.type_name.ok_or_else(|| FaultProxyError::MissingField("type".into()))?;
         let Some(known) = ToxicKind::attribute_names(&type_name) else {
             return Err(FaultProxyError::InvalidToxicType(type_name));
         };
@@ -210,10 +210,22 @@ mod tests {
     #[test]
     fn bad_attributes_are_named() {
         let cases = [
-            (r#"{"type":"latency","attributes":{"latancy":5}}"#, "attributes.latancy: a latency toxic has no such attribute; it takes latency, jitter"),
-            (r#"{"type":"latency","attributes":{"latency":-5}}"#, "attributes.latency: must not be negative, got -5"),
-            (r#"{"type":"latency","attributes":{"latency":"5"}}"#, "attributes.latency: must be a whole number, got \"5\""),
-            (r#"{"type":"latency","attributes":{"latency":2.5}}"#, "attributes.latency: must be a whole number, got 2.5"),
+            (
+                r#"{"type":"latency","attributes":{"latancy":5}}"#,
+                "attributes.latancy: a latency toxic has no such attribute; it takes latency, jitter",
+            ),
+            (
+                r#"{"type":"latency","attributes":{"latency":-5}}"#,
+                "attributes.latency: must not be negative, got -5",
+            ),
+            (
+                r#"{"type":"latency","attributes":{"latency":"5"}}"#,
+                "attributes.latency: must be a whole number, got \"5\"",
+            ),
+            (
+                r#"{"type":"latency","attributes":{"latency":2.5}}"#,
+                "attributes.latency: must be a whole number, got 2.5",
+            ),
         ];
         for (body, expected) in cases {
             let error = decode::<ToxicBody>(body.as_bytes()).unwrap().into_toxic().unwrap_err();
@@ -225,9 +237,17 @@ mod tests {
     fn malformed_json_names_the_field() {
         let error = decode::<ProxyBody>(br#"{"name":"a","enabled":"yes"}"#).unwrap_err();
         let message = error.to_string();
-        assert!(message.starts_with("bad request body: enabled: invalid type: string \"yes\", expected a boolean"), "{message}");
+        assert!(
+            message.starts_with(
+                "bad request body: enabled: invalid type: string \"yes\", expected a boolean"
+            ),
+            "{message}"
+        );
         let error = decode::<ProxyBody>(b"{\"name\":").unwrap_err();
-        assert!(error.to_string().starts_with("bad request body: name: EOF while parsing"), "{error}");
+        assert!(
+            error.to_string().starts_with("bad request body: name: EOF while parsing"),
+            "{error}"
+        );
         assert!(decode::<ProxyBody>(b"{} {}").is_err());
     }
 }

@@ -212,12 +212,14 @@ impl Stage {
                 }
             },
             Effect::Slicer { average_size, size_variation, delay, busy_until } => {
-                let (average_size, size_variation, delay) = (*average_size, *size_variation, *delay);
+                let (average_size, size_variation, delay) =
+                    (*average_size, *size_variation, *delay);
                 match event {
                     StreamEvent::Data(mut data) => {
                         let lengths = slice_lengths(data.len(), average_size, size_variation, rng);
                         let start = arrival.max(*busy_until);
-                        *busy_until = start + delay * u32::try_from(lengths.len()).unwrap_or(u32::MAX);
+                        *busy_until =
+                            start + delay * u32::try_from(lengths.len()).unwrap_or(u32::MAX);
                         for (index, length) in lengths.into_iter().enumerate() {
                             let at = start + delay * u32::try_from(index).unwrap_or(u32::MAX);
                             self.depart(at, StreamEvent::Data(data.split_to(length)), out);

@@ -61,7 +61,10 @@ fn latency_holds_each_chunk_and_keeps_the_end_behind_the_data() {
     assert_eq!(schedule.next_deadline(), Some(ms(60)));
     assert_eq!(schedule.buffered_bytes(), 3);
     assert!(ready_at(&mut schedule, ms(59)).is_empty());
-    assert_eq!(ready_at(&mut schedule, ms(60)), vec![StreamEvent::Data(chunk(3)), StreamEvent::Eof]);
+    assert_eq!(
+        ready_at(&mut schedule, ms(60)),
+        vec![StreamEvent::Data(chunk(3)), StreamEvent::Eof]
+    );
     assert_eq!(schedule.buffered_bytes(), 0);
 }
 
@@ -72,7 +75,10 @@ fn jittered_delays(spacing_ms: u64) -> Vec<(u64, f64)> {
         schedule_with(&[entry(1, ToxicKind::Latency { latency_ms: 100, jitter_ms: 20 })]);
     let mut departures = Vec::new();
     for index in 0..2000u64 {
-        schedule.push(ms(index * spacing_ms), StreamEvent::Data(Bytes::from(index.to_le_bytes().to_vec())));
+        schedule.push(
+            ms(index * spacing_ms),
+            StreamEvent::Data(Bytes::from(index.to_le_bytes().to_vec())),
+        );
         // Follow the deadlines exactly, so each departure is seen at its own time.
         while let Some(deadline) = schedule.next_deadline() {
             if deadline >= ms((index + 1) * spacing_ms) {
@@ -123,10 +129,15 @@ fn bandwidth_paces_data_at_the_rate() {
     schedule.push(Duration::ZERO, StreamEvent::Eof);
     let halfway = ready_at(&mut schedule, ms(250));
     assert_eq!(data_len(&halfway), 25_000);
-    assert!(halfway.iter().all(|event| matches!(event, StreamEvent::Data(data) if data.len() == 1000)));
+    assert!(
+        halfway.iter().all(|event| matches!(event, StreamEvent::Data(data) if data.len() == 1000))
+    );
     let almost = ready_at(&mut schedule, ms(499));
     assert_eq!(data_len(&almost), 24_000);
-    assert_eq!(ready_at(&mut schedule, ms(500)), vec![StreamEvent::Data(chunk(50_000).slice(49_000..)), StreamEvent::Eof]);
+    assert_eq!(
+        ready_at(&mut schedule, ms(500)),
+        vec![StreamEvent::Data(chunk(50_000).slice(49_000..)), StreamEvent::Eof]
+    );
 }
 
 #[test]
