@@ -76,6 +76,27 @@ pub enum EnvCommand {
     Gc(JsonArgs),
     /// List the files an environment changed, added or deleted in its release directory.
     Diff(EnvDiffArgs),
+    /// Run one command in a fresh, isolated sandbox (own network, mounts, PIDs; cgroup limits).
+    Run(EnvRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnvRunArgs {
+    /// CPU limit in cores.
+    #[arg(long, default_value_t = 1.0)]
+    pub cpu: f64,
+    /// Memory limit, e.g. 512MiB.
+    #[arg(long, default_value = "512MiB")]
+    pub memory: String,
+    /// Process limit.
+    #[arg(long, default_value_t = 1024)]
+    pub pids: u64,
+    /// No cgroup at all: namespaces only, like `unshare` (faster to start, nothing enforced).
+    #[arg(long, conflicts_with_all = ["cpu", "memory", "pids"])]
+    pub no_limits: bool,
+    /// The command and its arguments.
+    #[arg(required = true, last = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

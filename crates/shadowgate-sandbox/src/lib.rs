@@ -19,6 +19,7 @@ pub mod doctor;
 pub mod init;
 pub mod journal;
 pub mod netns;
+pub mod oneshot;
 pub mod probe;
 pub mod spec;
 pub mod supervisor;

@@ -17,7 +17,9 @@ use shadowgate_store::{EnvironmentFilter, Store};
 
 use crate::{
     EXIT_ERROR, EXIT_PASS,
-    cli::{EnvCommand, EnvDiffArgs, EnvDownArgs, EnvLsArgs, EnvUpArgs, Global, JsonArgs},
+    cli::{
+        EnvCommand, EnvDiffArgs, EnvDownArgs, EnvLsArgs, EnvRunArgs, EnvUpArgs, Global, JsonArgs,
+    },
     context::{self, Loaded},
     output,
 };
@@ -29,6 +31,7 @@ pub fn run(global: &Global, cmd: EnvCommand) -> Result<u8> {
         EnvCommand::Down(args) => down(global, &args),
         EnvCommand::Gc(args) => gc(global, &args),
         EnvCommand::Diff(args) => diff(global, &args),
+        EnvCommand::Run(args) => run_oneshot(&args),
     }
 }
 
@@ -377,4 +380,25 @@ fn diff(global: &Global, args: &EnvDiffArgs) -> Result<u8> {
         }
     }
     Ok(EXIT_PASS)
+}
+
+fn run_oneshot(args: &EnvRunArgs) -> Result<u8> {
+    let memory: shadowgate_core::units::ByteSize =
+        args.memory.parse().map_err(|e| anyhow::anyhow!("--memory: {e}"))?;
+    if !(args.cpu.is_finite() && args.cpu >= 0.01) {
+        bail!("--cpu: {} is not a usable CPU limit; give cores such as 0.5 or 2", args.cpu);
+    }
+    let job = shadowgate_sandbox::oneshot::OneShot {
+        id: EnvId::from_entropy(context::entropy()).to_string(),
+        argv: args.command.clone(),
+        limits: (!args.no_limits).then(|| shadowgate_sandbox::cgroup::Limits {
+            cpu_cores: Some(args.cpu),
+            memory_bytes: Some(memory.0),
+            pids: Some(args.pids),
+            io: Vec::new(),
+        }),
+    };
+    let code = shadowgate_sandbox::oneshot::run(&context::backend()?.state_root, &job)?;
+    // The command's own exit code is passed through (clamped to a byte).
+    Ok(code.clamp(0, 255) as u8)
 }
