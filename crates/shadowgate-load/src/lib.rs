@@ -89,8 +89,10 @@ pub enum LoadError {
         "target `{target}`: `{host}` cannot be used as the Host header ({reason}); give a host name or host:port"
     )]
     InvalidHost { target: String, host: String, reason: String },
-    #[error("the load scheduler thread could not be started")]
-    Scheduler(#[source] io::Error),
+    #[error("the closed-loop mode needs at least one thread")]
+    NoThreads,
+    #[error("a load generator thread could not be started or stopped unexpectedly")]
+    Thread(#[source] io::Error),
 }
 
 /// How far a run has got, for a progress bar.

@@ -6,18 +6,20 @@
 //! times measured from the actual send: by construction a closed loop sends less when the
 //! server slows down, so they must never be used to judge a release (see [`crate::run_open_model`]).
 //!
-//! Each worker drives its connection inside its own task rather than in a separate connection
-//! task, which saves two task wake-ups per request on the hot path.
+//! The connections are shared among a few threads, each running its own single-threaded event
+//! loop, and each worker drives its connection inside its own task rather than in a separate
+//! connection task. Both save task and thread wake-ups on the hot path.
 
 use std::{
     collections::BTreeMap,
     future::{Future, poll_fn},
+    io,
     pin::{Pin, pin},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
-    task::Poll,
+    thread,
     time::{Duration, Instant},
 };
 
@@ -45,6 +47,9 @@ pub struct MaxRateConfig {
     /// Connections, each with one request in flight at a time (HTTP/1.1) or one stream
     /// (HTTP/2).
     pub connections: u32,
+    /// Operating-system threads, each with its own event loop and a share of the connections
+    /// (as wrk's `-t`).
+    pub threads: u32,
     pub duration: Duration,
     /// A request without a complete response after this long fails with a timeout.
     pub timeout: Duration,
@@ -129,6 +134,9 @@ pub async fn run_max_rate(
     if config.connections == 0 {
         return Err(LoadError::NoConnections);
     }
+    if config.threads == 0 {
+        return Err(LoadError::NoThreads);
+    }
     if config.timeout.is_zero() {
         return Err(LoadError::ZeroTimeout);
     }
@@ -137,9 +145,13 @@ pub async fn run_max_rate(
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let deadline = start + config.duration;
-    let workers: Vec<_> = (0..config.connections)
-        .map(|index| {
-            let worker = Worker {
+    let threads = config.threads.clamp(1, config.connections);
+    let mut running = Vec::with_capacity(threads as usize);
+    for thread_index in 0..threads {
+        let workers: Vec<Worker> = (thread_index..config.connections)
+            .step_by(threads as usize)
+            .map(|index| Worker {
+                stream: u64::from(index),
                 plan: plan.clone(),
                 target: target.clone(),
                 builder: builder.clone(),
@@ -147,10 +159,18 @@ pub async fn run_max_rate(
                 timeout: config.timeout,
                 deadline,
                 stop: stop.clone(),
-            };
-            tokio::spawn(worker.run(u64::from(index)))
-        })
-        .collect();
+            })
+            .collect();
+        let (done_sender, done) = tokio::sync::oneshot::channel();
+        let handle = thread::Builder::new()
+            .name(format!("shadowgate-load-{thread_index}"))
+            .spawn(move || {
+                // The receiver is gone only if the run itself was dropped.
+                let _receiver_gone = done_sender.send(run_workers(workers));
+            })
+            .map_err(LoadError::Thread)?;
+        running.push((handle, done));
+    }
 
     let mut cancelled = false;
     tokio::select! {
@@ -174,33 +194,58 @@ pub async fn run_max_rate(
         error_examples: BTreeMap::new(),
         cancelled,
     };
-    for worker in workers {
-        let stats = match worker.await {
-            Ok(stats) => stats,
-            Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
-            // Tasks are only cancelled when the runtime shuts down, and then nothing is left
-            // to report.
-            Err(_) => continue,
+    for (handle, done) in running {
+        let finished = done.await;
+        // The thread has sent its result or died, so joining does not block.
+        let outcome = match handle.join() {
+            Ok(()) => {
+                finished.map_err(|_| io::Error::other("a load thread stopped without a result"))
+            }
+            Err(panic) => std::panic::resume_unwind(panic),
         };
-        report.requests += stats.requests;
-        report.responses += stats.responses;
-        // Both histograms have the same bounds, so adding cannot fail.
-        let _same_bounds = report.latency.add(&stats.latency);
-        report.errors.merge(&stats.errors);
-        for (status, count) in stats.statuses {
-            *report.statuses.entry(status).or_default() += count;
-        }
-        report.bytes += stats.bytes;
-        report.connections_opened += stats.connections_opened;
-        for (kind, message) in stats.error_examples {
-            report.error_examples.entry(kind).or_insert(message);
+        for stats in outcome.and_then(|result| result).map_err(LoadError::Thread)? {
+            report.requests += stats.requests;
+            report.responses += stats.responses;
+            // Both histograms have the same bounds, so adding cannot fail.
+            let _same_bounds = report.latency.add(&stats.latency);
+            report.errors.merge(&stats.errors);
+            for (status, count) in stats.statuses {
+                *report.statuses.entry(status).or_default() += count;
+            }
+            report.bytes += stats.bytes;
+            report.connections_opened += stats.connections_opened;
+            for (kind, message) in stats.error_examples {
+                report.error_examples.entry(kind).or_insert(message);
+            }
         }
     }
     report.elapsed = start.elapsed();
     Ok(report)
 }
 
+/// Runs one thread's workers on a single-threaded runtime of its own. One event loop per
+/// thread, like wrk, avoids the cross-thread wake-ups of a work-stealing scheduler.
+fn run_workers(workers: Vec<Worker>) -> io::Result<Vec<WorkerStats>> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    Ok(runtime.block_on(async {
+        let tasks: Vec<_> = workers.into_iter().map(|worker| tokio::spawn(worker.run())).collect();
+        let mut all = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            match task.await {
+                Ok(stats) => all.push(stats),
+                Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+                // Tasks are cancelled only when the runtime shuts down, which it does not
+                // before this loop ends.
+                Err(_) => {}
+            }
+        }
+        all
+    }))
+}
+
 struct Worker {
+    /// Which stream of request contents this worker draws from.
+    stream: u64,
     plan: Arc<Plan>,
     target: Target,
     builder: RequestBuilder,
@@ -269,11 +314,11 @@ impl Sender {
 type Driver = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 impl Worker {
-    fn finished(&self) -> bool {
-        self.stop.load(Ordering::Acquire) || Instant::now() >= self.deadline
+    fn finished(&self, now: Instant) -> bool {
+        now >= self.deadline || self.stop.load(Ordering::Acquire)
     }
 
-    async fn run(mut self, stream: u64) -> WorkerStats {
+    async fn run(mut self) -> WorkerStats {
         let mut stats = WorkerStats {
             requests: 0,
             responses: 0,
@@ -285,33 +330,36 @@ impl Worker {
             error_examples: BTreeMap::new(),
         };
         let plan = self.plan.clone();
-        let mut contents = plan.contents(stream);
-        while !self.finished() {
-            let started = Instant::now();
+        let mut contents = plan.contents(self.stream);
+        // One clock reading per request serves as the end of one exchange, the start of the
+        // next and the check against the deadline.
+        let mut now = Instant::now();
+        while !self.finished(now) {
             let (mut sender, mut driver) = match self.open().await {
                 Ok(connection) => connection,
                 Err(failure) => {
-                    stats.add(Outcome::failed(failure), started.elapsed());
+                    let failed_at = Instant::now();
+                    stats.add(Outcome::failed(failure), failed_at - now);
+                    now = failed_at;
                     continue;
                 }
             };
             stats.connections_opened += 1;
             let mut driving = true;
-            while !self.finished() {
+            now = Instant::now();
+            while !self.finished(now) {
                 let Some(content) = contents.next() else { break };
                 let request = match self.builder.build(&content) {
                     Ok(request) => request,
                     Err(reason) => {
-                        stats.add(
-                            Outcome::failed(Failure::new(ErrorKind::Other, reason)),
-                            Duration::ZERO,
-                        );
+                        let failure = Failure::new(ErrorKind::Other, reason);
+                        stats.add(Outcome::failed(failure), Duration::ZERO);
                         continue;
                     }
                 };
-                let started = Instant::now();
-                let timeout = self.timeout;
-                let mut exchange = pin!(tokio::time::timeout(timeout, async {
+                let started = now;
+                let deadline = tokio::time::Instant::from_std(started + self.timeout);
+                let mut exchange = pin!(tokio::time::timeout_at(deadline, async {
                     match sender.exchange(request).await {
                         Ok(response) => read_response(response).await,
                         Err(err) => Outcome::failed(Failure::exchange(&err)),
@@ -323,20 +371,18 @@ impl Worker {
                     if driving && driver.as_mut().poll(cx).is_ready() {
                         driving = false;
                     }
-                    match exchange.as_mut().poll(cx) {
-                        Poll::Ready(result) => Poll::Ready(result),
-                        Poll::Pending => Poll::Pending,
-                    }
+                    exchange.as_mut().poll(cx)
                 })
                 .await;
                 let outcome = result.unwrap_or_else(|_| {
                     Outcome::failed(Failure::new(
                         ErrorKind::Timeout,
-                        format!("no complete response within {timeout:?}"),
+                        format!("no complete response within {:?}", self.timeout),
                     ))
                 });
+                now = Instant::now();
                 let failed = outcome.failure.is_some();
-                stats.add(outcome, started.elapsed());
+                stats.add(outcome, now - started);
                 if failed || !driving {
                     break;
                 }

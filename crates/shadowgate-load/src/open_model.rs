@@ -81,7 +81,7 @@ pub async fn run_open_model(
     let scheduler_thread = thread::Builder::new()
         .name("shadowgate-load-scheduler".to_string())
         .spawn(move || scheduler.run())
-        .map_err(LoadError::Scheduler)?;
+        .map_err(LoadError::Thread)?;
 
     let planned = plan.expected_requests() * targets.len() as u64;
     let mut collector = Collector::new(targets);

@@ -108,7 +108,8 @@ impl Default for PhaseStats {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     pub min: u64,
-    pub mean: f64,
+    /// Rounded to a whole microsecond like the others.
+    pub mean: u64,
     pub p50: u64,
     pub p90: u64,
     pub p95: u64,
@@ -124,7 +125,7 @@ impl Percentiles {
         }
         Percentiles {
             min: histogram.min(),
-            mean: histogram.mean(),
+            mean: histogram.mean().round() as u64,
             p50: histogram.value_at_quantile(0.50),
             p90: histogram.value_at_quantile(0.90),
             p95: histogram.value_at_quantile(0.95),

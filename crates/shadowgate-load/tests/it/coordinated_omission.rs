@@ -58,6 +58,7 @@ async fn a_closed_loop_hides_the_same_stall() {
     let traffic = traffic("");
     let config = MaxRateConfig {
         connections: 16,
+        threads: 2,
         duration: Duration::from_secs(3),
         timeout: Duration::from_secs(10),
         protocol: Protocol::Http1,

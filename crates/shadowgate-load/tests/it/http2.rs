@@ -48,6 +48,7 @@ async fn the_closed_loop_speaks_http2_too() {
     let server = server::start(Behaviour::Fast).await;
     let config = MaxRateConfig {
         connections: 2,
+        threads: 2,
         duration: Duration::from_millis(500),
         timeout: Duration::from_secs(5),
         protocol: Protocol::Http2,

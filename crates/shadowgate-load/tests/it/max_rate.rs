@@ -14,6 +14,7 @@ use crate::{
 fn config(connections: u32, duration: Duration) -> MaxRateConfig {
     MaxRateConfig {
         connections,
+        threads: 2,
         duration,
         timeout: Duration::from_secs(5),
         protocol: Protocol::Http1,
