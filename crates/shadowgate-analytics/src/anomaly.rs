@@ -15,8 +15,11 @@
 //! model (two-sided normal tail) and against the series' own history (how often a statistic
 //! this large has occurred, see `calibration`), because real telemetry is heavy-tailed and a
 //! "four-sigma" residual may be an everyday event on one series and unheard of on another.
-//! The score is one minus the larger (less extreme) of the two probabilities, so 0.999 means
-//! "rarer than one in a thousand on both counts" ([`DEFAULT_ALARM_SCORE`]).
+//! The score is one minus the larger (less extreme) of the two probabilities, so 0.9999 means
+//! "rarer than one in ten thousand on both counts" ([`DEFAULT_ALARM_SCORE`]).
+//!
+//! After an alarm the detector stays below the alarm score for `refractory_seconds` (six hours
+//! by default): the rows of one incident would otherwise raise one alarm each.
 //!
 //! The first `warmup_rows` rows score 0 and train
 //! the model; the period is detected then and re-verified each time the history doubles.
@@ -37,8 +40,11 @@ use seasonal_model::{SeasonalModel, SmoothingConfig};
 const CUSUM_EQUIVALENT_Z: f64 = 4.417;
 
 /// The score at which shadowgate alarms by default, fixed before any benchmark was run: a row
-/// rarer than one in a thousand both under the model and in the series' own history.
-pub const DEFAULT_ALARM_SCORE: f64 = 0.999;
+/// rarer than one in ten thousand both under the model and in the series' own history.
+pub const DEFAULT_ALARM_SCORE: f64 = 0.9999;
+
+/// The highest score during the refractory period after an alarm.
+pub const REFRACTORY_SCORE_CAP: f64 = 0.99;
 
 /// A detector that scores each row from the rows before it.
 pub trait StreamingDetector {
@@ -56,6 +62,9 @@ pub struct DetectorConfig {
     pub period_search: PeriodSearchConfig,
     pub smoothing: SmoothingConfig,
     pub cusum: CusumConfig,
+    /// After an alarm (a score of at least [`DEFAULT_ALARM_SCORE`]) the following rows within
+    /// this many seconds score at most [`REFRACTORY_SCORE_CAP`]: one incident, one alarm.
+    pub refractory_seconds: i64,
 }
 
 /// Period search settings (see [`PeriodSearch`]).
@@ -77,6 +86,7 @@ impl Default for DetectorConfig {
             },
             smoothing: SmoothingConfig::default(),
             cusum: CusumConfig::default(),
+            refractory_seconds: 6 * 3_600,
         }
     }
 }
@@ -105,6 +115,9 @@ impl DetectorConfig {
         if !(self.smoothing.clip_sigmas > 0.0) {
             return invalid("smoothing.clip_sigmas", "must be positive; 3 is the default");
         }
+        if self.refractory_seconds < 0 {
+            return invalid("refractory_seconds", "must be zero or positive; 21600 is the default");
+        }
         if !(self.cusum.threshold > 0.0) || !(self.cusum.drift >= 0.0) || !(self.cusum.clip > 0.0) {
             return invalid("cusum", "threshold and clip must be positive and drift non-negative");
         }
@@ -124,6 +137,7 @@ pub struct SeasonalCusumDetector {
     calibration: ExceedanceCounter,
     rows_seen: usize,
     next_period_check: usize,
+    last_alarm: Option<i64>,
 }
 
 impl SeasonalCusumDetector {
@@ -139,6 +153,7 @@ impl SeasonalCusumDetector {
             model: None,
             period: 1,
             rows_seen: 0,
+            last_alarm: None,
         })
     }
 
@@ -205,6 +220,17 @@ impl StreamingDetector for SeasonalCusumDetector {
                 }
                 1.0 - model_tail.max(empirical_tail)
             }
+        };
+        let in_refractory = self
+            .last_alarm
+            .is_some_and(|alarm| timestamp.saturating_sub(alarm) <= self.config.refractory_seconds);
+        let score = if in_refractory {
+            score.min(REFRACTORY_SCORE_CAP)
+        } else {
+            if score >= DEFAULT_ALARM_SCORE {
+                self.last_alarm = Some(timestamp);
+            }
+            score
         };
         self.remember(timestamp, value);
         if self.rows_seen >= self.next_period_check {

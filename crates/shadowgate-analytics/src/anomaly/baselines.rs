@@ -35,7 +35,7 @@ impl StreamingDetector for RandomDetector {
 }
 
 /// The Gaussian tail probability of each row against the mean and standard deviation of the
-/// previous `window` rows, scored like [`super::SeasonalCusumDetector`] (`−log10(p) / 10`).
+/// previous `window` rows; the score is `1 − p` (NAB's windowed Gaussian uses the same tail).
 #[derive(Clone, Debug)]
 pub struct WindowedGaussianDetector {
     window: usize,
@@ -62,8 +62,7 @@ impl StreamingDetector for WindowedGaussianDetector {
             let mean = self.sum / count;
             let variance = (self.sum_of_squares / count - mean * mean).max(0.0);
             let sigma = variance.sqrt().max(1e-9 * (mean.abs() + 1.0));
-            let tail = 2.0 * stats::normal_upper_tail((value - mean).abs() / sigma);
-            if tail > 0.0 { (-tail.log10() / 10.0).clamp(0.0, 1.0) } else { 1.0 }
+            1.0 - 2.0 * stats::normal_upper_tail((value - mean).abs() / sigma)
         } else {
             0.0
         };

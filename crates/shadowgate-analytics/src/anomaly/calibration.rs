@@ -13,16 +13,22 @@ const MAX_STATISTIC: f64 = 100.0;
 /// Index of the last bucket.
 const LAST_BUCKET: usize = (MAX_STATISTIC / BUCKET_WIDTH) as usize;
 
+/// Share of the statistics above the tail threshold of the peaks-over-threshold fit.
+const TAIL_SHARE: f64 = 0.02;
+/// Fewest statistics above the tail threshold for the fit to be used.
+const MIN_TAIL_COUNT: u64 = 10;
+
 #[derive(Clone, Debug)]
 pub(crate) struct ExceedanceCounter {
-    /// Fenwick tree over buckets (1-based).
-    tree: Vec<u64>,
+    /// Fenwick trees over buckets (1-based): how many statistics, and their sum.
+    counts: Vec<u64>,
+    sums: Vec<f64>,
     total: u64,
 }
 
 impl ExceedanceCounter {
     pub fn new() -> ExceedanceCounter {
-        ExceedanceCounter { tree: vec![0; LAST_BUCKET + 2], total: 0 }
+        ExceedanceCounter { counts: vec![0; LAST_BUCKET + 2], sums: vec![0.0; LAST_BUCKET + 2], total: 0 }
     }
 
     fn bucket(statistic: f64) -> usize {
@@ -31,48 +37,105 @@ impl ExceedanceCounter {
     }
 
     pub fn add(&mut self, statistic: f64) {
+        let statistic = statistic.clamp(0.0, MAX_STATISTIC);
         let mut idx = Self::bucket(statistic) + 1;
-        while idx < self.tree.len() {
-            self.tree[idx] += 1;
+        while idx < self.counts.len() {
+            self.counts[idx] += 1;
+            self.sums[idx] += statistic;
             idx += idx & idx.wrapping_neg();
         }
         self.total += 1;
     }
 
-    /// How many added statistics fall in buckets below `statistic`'s bucket.
-    fn count_below(&self, statistic: f64) -> u64 {
-        let mut idx = Self::bucket(statistic);
-        let mut count = 0;
+    /// Count and sum of the statistics in buckets before `bucket`.
+    fn prefix(&self, bucket: usize) -> (u64, f64) {
+        let (mut idx, mut count, mut sum) = (bucket, 0, 0.0);
         while idx > 0 {
-            count += self.tree[idx];
+            count += self.counts[idx];
+            sum += self.sums[idx];
             idx -= idx & idx.wrapping_neg();
         }
-        count
+        (count, sum)
     }
 
-    /// The empirical probability of a statistic at least this large: (k + 1) / (n + 1), where
-    /// k of the n statistics seen so far were in this bucket or above.
+    /// The first bucket whose cumulative count exceeds `rank` (Fenwick binary lifting).
+    fn bucket_of_rank(&self, rank: u64) -> usize {
+        let (mut position, mut remaining) = (0, rank);
+        let mut step = (self.counts.len() - 1).next_power_of_two();
+        while step > 0 {
+            let next = position + step;
+            if next < self.counts.len() && self.counts[next] <= remaining {
+                position = next;
+                remaining -= self.counts[next];
+            }
+            step /= 2;
+        }
+        position
+    }
+
+    /// The probability of a statistic at least this large.
+    ///
+    /// Within the body of the distribution it is the empirical share (k + ½) / (n + 1), where k
+    /// of the n statistics seen so far were in this bucket or above (the half count is a mid-p
+    /// correction). Beyond the top 2 % it is a peaks-over-threshold estimate, as in SPOT
+    /// (Siffer et al., KDD 2017) with an exponential tail: the share above the threshold times
+    /// `exp(−excess / mean excess)`. The fit extrapolates past the largest value seen, so a
+    /// record after a few hundred rows is not capped at 1 / 2n.
     pub fn exceedance(&self, statistic: f64) -> f64 {
-        let at_or_above = self.total - self.count_below(statistic);
-        (at_or_above + 1) as f64 / (self.total + 1) as f64
+        let bucket = Self::bucket(statistic);
+        let (below, _) = self.prefix(bucket);
+        let at_or_above = self.total - below;
+        let empirical = (at_or_above as f64 + 0.5) / (self.total + 1) as f64;
+        let threshold_rank = ((1.0 - TAIL_SHARE) * self.total as f64) as u64;
+        let threshold_bucket = self.bucket_of_rank(threshold_rank);
+        if bucket <= threshold_bucket {
+            return empirical;
+        }
+        let (count_below_tail, sum_below_tail) = self.prefix(threshold_bucket + 1);
+        let (count_all, sum_all) = self.prefix(LAST_BUCKET + 1);
+        let tail_count = count_all - count_below_tail;
+        if tail_count < MIN_TAIL_COUNT {
+            return empirical;
+        }
+        let tail_threshold = (threshold_bucket + 1) as f64 * BUCKET_WIDTH;
+        let mean_excess =
+            ((sum_all - sum_below_tail) / tail_count as f64 - tail_threshold).max(BUCKET_WIDTH);
+        let tail_share = tail_count as f64 / self.total as f64;
+        tail_share * (-(statistic - tail_threshold).max(0.0) / mean_excess).exp()
     }
 }
-
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn the_tail_is_extrapolated_beyond_the_largest_value_seen() {
+        let mut counter = ExceedanceCounter::new();
+        let mut rng = shadowgate_core::rng::Rng::seed(3);
+        for _ in 0..5_000 {
+            counter.add(rng.exponential(1.0));
+        }
+        // For an exponential distribution P(X > x) = e^−x; the fit should be close in the tail.
+        for x in [5.0, 8.0, 12.0] {
+            let estimate = counter.exceedance(x);
+            let truth = f64::exp(-x);
+            assert!(estimate / truth > 0.33 && estimate / truth < 3.0, "x {x}: {estimate} vs {truth}");
+        }
+        assert!(counter.exceedance(12.0) < 1.0 / 5_000.0, "a record is not capped at 1 / n");
+        assert!(counter.exceedance(0.5) > 0.55 && counter.exceedance(0.5) < 0.66);
+    }
+
+    #[test]
     fn exceedance_counts_larger_statistics() {
         let mut counter = ExceedanceCounter::new();
-        assert_eq!(counter.exceedance(1.0), 1.0);
+        assert_eq!(counter.exceedance(1.0), 0.5);
         for value in [0.5, 1.0, 1.5, 2.0, 3.0, 250.0] {
             counter.add(value);
         }
-        assert!((counter.exceedance(1.5) - 5.0 / 7.0).abs() < 1e-12);
-        assert!((counter.exceedance(2.5) - 3.0 / 7.0).abs() < 1e-12);
-        assert!((counter.exceedance(500.0) - 2.0 / 7.0).abs() < 1e-12);
-        assert!((counter.exceedance(0.0) - 1.0).abs() < 1e-12);
+        assert!((counter.exceedance(1.5) - 4.5 / 7.0).abs() < 1e-12);
+        assert!((counter.exceedance(2.5) - 2.5 / 7.0).abs() < 1e-12);
+        assert!((counter.exceedance(500.0) - 1.5 / 7.0).abs() < 1e-12);
+        assert!((counter.exceedance(0.0) - 6.5 / 7.0).abs() < 1e-12);
     }
 }

@@ -71,7 +71,7 @@ impl SeasonalModel {
             .map(|(idx, value)| value + first_profile[idx % period])
             .collect();
         let mut profile = if period > 1 {
-            smooth_circular(&phase_means(&detrended, period, 0..history.len()), period / 48)
+            median_smooth_circular(&phase_means(&detrended, period, 0..history.len()), period / 48)
         } else {
             vec![0.0]
         };
@@ -160,19 +160,20 @@ fn phase_means(values: &[f64], period: usize, rows: std::ops::Range<usize>) -> V
         .collect()
 }
 
-/// A circular moving average of `profile` over `radius` phases either side. The profile of
-/// telemetry is smooth at the scale of a few steps, and averaging neighbours cuts the noise of a
-/// profile learned from only a few cycles.
-fn smooth_circular(profile: &[f64], radius: usize) -> Vec<f64> {
+/// A circular running median of `profile` over `radius` phases either side. Telemetry profiles
+/// are smooth except at steps (a batch job starting at 09:00); a median removes the noise of a
+/// profile learned from few cycles without rounding off those steps.
+fn median_smooth_circular(profile: &[f64], radius: usize) -> Vec<f64> {
     if radius == 0 || profile.len() < 2 * radius + 1 {
         return profile.to_vec();
     }
     let length = profile.len();
     (0..length)
         .map(|idx| {
-            let total: f64 =
-                (0..=2 * radius).map(|offset| profile[(idx + length + offset - radius) % length]).sum();
-            total / (2 * radius + 1) as f64
+            let neighbourhood: Vec<f64> = (0..=2 * radius)
+                .map(|offset| profile[(idx + length + offset - radius) % length])
+                .collect();
+            stats::median(&neighbourhood)
         })
         .collect()
 }
