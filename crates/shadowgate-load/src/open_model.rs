@@ -26,7 +26,7 @@ use tokio::{
 
 use crate::{
     LoadConfig, LoadError, Progress, RunReport, Target, TargetReport,
-    pool::{ConnectionPool, Outcome},
+    pool::{ConnectionPool, Outcome, Stage},
     record::{ErrorKind, Failure, RequestRecord},
     request::{RequestBody, RequestBuilder},
     summary::{PhaseStats, record_micros},
@@ -242,25 +242,34 @@ struct Exchange {
 
 impl Exchange {
     async fn run(mut self, request: Result<http::Request<RequestBody>, String>) {
-        let mut sent = None;
+        let mut stage = Stage::Queued;
         let outcome = match request {
-            Err(reason) => Some(Outcome::failed(Failure::new(ErrorKind::Other, reason))),
+            Err(reason) => Some(Some(Outcome::failed(Failure::new(ErrorKind::Other, reason)))),
             Ok(request) => {
                 let deadline = tokio::time::Instant::from_std(self.intended_at + self.timeout);
                 let exchange =
-                    tokio::time::timeout_at(deadline, self.pool.send(request, &mut sent));
+                    tokio::time::timeout_at(deadline, self.pool.send(request, &mut stage));
                 tokio::select! {
                     biased;
                     _ = self.cancel.wait_for(|cancelled| *cancelled) => None,
-                    result = exchange => Some(result.unwrap_or_else(|_| {
-                        Outcome::failed(Failure::new(
-                            ErrorKind::Timeout,
-                            format!("no complete response within {:?} of the intended send instant", self.timeout),
-                        ))
-                    })),
+                    result = exchange => Some(result.ok()),
                 }
             }
         };
+        // `None`: the run was cancelled. `Some(None)`: the deadline passed first.
+        let outcome = outcome.map(|finished| {
+            finished.unwrap_or_else(|| {
+                let waited = format!("{:?} after the intended send instant", self.timeout);
+                Outcome::failed(match stage {
+                    Stage::Connecting => {
+                        Failure::new(ErrorKind::Connect, format!("still connecting {waited}"))
+                    }
+                    Stage::Queued | Stage::Sent(_) => {
+                        Failure::new(ErrorKind::Timeout, format!("no complete response {waited}"))
+                    }
+                })
+            })
+        });
         let Some(outcome) = outcome else {
             let _receiver_gone = self.events.send(Event::Abandoned);
             return;
@@ -271,7 +280,10 @@ impl Exchange {
             kind: self.kind,
             phase: self.phase,
             intended: self.intended,
-            sent: sent.map(|at: Instant| at.saturating_duration_since(self.start)),
+            sent: match stage {
+                Stage::Sent(at) => Some(at.saturating_duration_since(self.start)),
+                Stage::Queued | Stage::Connecting => None,
+            },
             latency: Instant::now().saturating_duration_since(self.intended_at),
             status: outcome.status,
             bytes: outcome.bytes,

@@ -44,6 +44,18 @@ impl Outcome {
     }
 }
 
+/// How far a request got, so that a caller that gives up on it knows why.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Waiting for a free connection.
+    #[default]
+    Queued,
+    /// Opening a new connection.
+    Connecting,
+    /// Handed to a connection at this instant.
+    Sent(Instant),
+}
+
 /// How often one request may find its connection closed under it before it counts as reset.
 const CONNECTION_ATTEMPTS: usize = 3;
 
@@ -79,20 +91,16 @@ impl ConnectionPool {
         self.opened.load(Ordering::Relaxed)
     }
 
-    /// Sends `request` and reads the whole response. `sent` is set to the instant the request
-    /// is handed to a connection, so that a caller that gives up early still knows it.
-    pub async fn send(&self, request: Request<RequestBody>, sent: &mut Option<Instant>) -> Outcome {
+    /// Sends `request` and reads the whole response. `stage` follows the request's progress,
+    /// so that a caller that gives up early still knows how far it got.
+    pub async fn send(&self, request: Request<RequestBody>, stage: &mut Stage) -> Outcome {
         match self.protocol {
-            Protocol::Http1 => self.send_http1(request, sent).await,
-            Protocol::Http2 => self.send_http2(request, sent).await,
+            Protocol::Http1 => self.send_http1(request, stage).await,
+            Protocol::Http2 => self.send_http2(request, stage).await,
         }
     }
 
-    async fn send_http1(
-        &self,
-        mut request: Request<RequestBody>,
-        sent: &mut Option<Instant>,
-    ) -> Outcome {
+    async fn send_http1(&self, mut request: Request<RequestBody>, stage: &mut Stage) -> Outcome {
         // The semaphore is never closed, so acquiring only waits.
         let Ok(_permit) = self.permits.acquire().await else {
             return Outcome::failed(Failure::new(ErrorKind::Other, "the connection pool closed"));
@@ -102,7 +110,7 @@ impl ConnectionPool {
             let idle = self.idle.lock().map(|mut idle| idle.pop()).unwrap_or_default();
             let mut sender = match idle {
                 Some(sender) => sender,
-                None => match self.open_http1().await {
+                None => match self.open_http1(stage).await {
                     Ok(sender) => sender,
                     Err(failure) => return Outcome::failed(failure),
                 },
@@ -112,7 +120,7 @@ impl ConnectionPool {
                 last_failure = Some(Failure::exchange(&err));
                 continue;
             }
-            *sent = Some(Instant::now());
+            *stage = Stage::Sent(Instant::now());
             match sender.try_send_request(request).await {
                 Ok(response) => {
                     let outcome = read_response(response).await;
@@ -139,11 +147,7 @@ impl ConnectionPool {
         }))
     }
 
-    async fn send_http2(
-        &self,
-        request: Request<RequestBody>,
-        sent: &mut Option<Instant>,
-    ) -> Outcome {
+    async fn send_http2(&self, request: Request<RequestBody>, stage: &mut Stage) -> Outcome {
         let slot_index = self.next_slot.fetch_add(1, Ordering::Relaxed) % self.multiplexed.len();
         let mut sender = {
             // Holding the slot while connecting makes the other requests of this slot wait for
@@ -151,7 +155,7 @@ impl ConnectionPool {
             let mut slot = self.multiplexed[slot_index].lock().await;
             match slot.as_ref() {
                 Some(sender) if !sender.is_closed() => sender.clone(),
-                _ => match self.open_http2().await {
+                _ => match self.open_http2(stage).await {
                     Ok(sender) => {
                         *slot = Some(sender.clone());
                         sender
@@ -163,14 +167,18 @@ impl ConnectionPool {
         if let Err(err) = sender.ready().await {
             return Outcome::failed(Failure::exchange(&err));
         }
-        *sent = Some(Instant::now());
+        *stage = Stage::Sent(Instant::now());
         match sender.send_request(request).await {
             Ok(response) => read_response(response).await,
             Err(err) => Outcome::failed(Failure::exchange(&err)),
         }
     }
 
-    async fn open_http1(&self) -> Result<http1::SendRequest<RequestBody>, Failure> {
+    async fn open_http1(
+        &self,
+        stage: &mut Stage,
+    ) -> Result<http1::SendRequest<RequestBody>, Failure> {
+        *stage = Stage::Connecting;
         let stream = self.target.connect().await.map_err(|e| Failure::connect(&e))?;
         self.opened.fetch_add(1, Ordering::Relaxed);
         let (sender, connection) =
@@ -183,7 +191,11 @@ impl ConnectionPool {
         Ok(sender)
     }
 
-    async fn open_http2(&self) -> Result<http2::SendRequest<RequestBody>, Failure> {
+    async fn open_http2(
+        &self,
+        stage: &mut Stage,
+    ) -> Result<http2::SendRequest<RequestBody>, Failure> {
+        *stage = Stage::Connecting;
         let stream = self.target.connect().await.map_err(|e| Failure::connect(&e))?;
         self.opened.fetch_add(1, Ordering::Relaxed);
         let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(stream))

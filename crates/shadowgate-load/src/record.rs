@@ -43,9 +43,11 @@ pub struct RequestRecord {
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// No connection could be opened (refused, unreachable, handshake failed).
+    /// No connection could be opened: refused, unreachable, failed handshake, or still
+    /// connecting when the timeout expired.
     Connect,
-    /// No complete response within the timeout, counted from the intended send instant.
+    /// No complete response within the timeout, counted from the intended send instant,
+    /// including time spent waiting for a free connection.
     Timeout,
     /// The peer reset or closed the connection before the response was complete.
     Reset,

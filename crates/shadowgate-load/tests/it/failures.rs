@@ -76,3 +76,26 @@ async fn a_reset_connection_is_a_reset() {
         assert_eq!(target.summary(Phase::Measured).errors.reset, 10);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_never_completes_is_a_connect_error() {
+    let (address, _fillers, _listener) = server::unresponsive_listener().await;
+    let traffic = traffic(
+        r#"
+        rate = 50
+        duration = "200ms"
+        warmup = "0s"
+        timeout = "300ms"
+        "#,
+    );
+    let report = run(&traffic, &[Target::new("unresponsive", address)]).await;
+    let target = &report.targets[0];
+    assert_eq!(target.records.len(), 10);
+    for record in &target.records {
+        assert_eq!(record.error, Some(ErrorKind::Connect), "{record:?}");
+        assert_eq!(record.sent, None);
+        assert!(record.latency >= Duration::from_millis(300), "{record:?}");
+    }
+    let example = &target.measured.error_examples[&ErrorKind::Connect];
+    assert!(example.starts_with("still connecting"), "{example}");
+}

@@ -19,7 +19,11 @@ use hyper_util::{
     rt::{TokioExecutor, TokioIo},
     server::conn::auto,
 };
-use tokio::{io::AsyncReadExt, net::TcpListener, time::Instant};
+use tokio::{
+    io::AsyncReadExt,
+    net::{TcpListener, TcpStream},
+    time::Instant,
+};
 
 /// What the hyper server does with each request.
 #[derive(Clone, Copy, Debug)]
@@ -168,4 +172,25 @@ pub async fn dead_address() -> SocketAddr {
     let address = listener.local_addr().unwrap();
     drop(listener);
     address
+}
+
+/// An address whose listener never accepts and has a full backlog: new connection attempts
+/// hang (the kernel drops their SYNs) instead of failing. The listener lives as long as the
+/// returned value.
+pub async fn unresponsive_listener() -> (SocketAddr, Vec<TcpStream>, tokio::net::TcpListener) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let address = listener.local_addr().unwrap();
+    // Fill the accept queue; connections past it stop completing.
+    let mut fillers = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(address)).await {
+            Ok(Ok(stream)) => fillers.push(stream),
+            Ok(Err(err)) => panic!("unexpected connect error {err}"),
+            Err(_) => break,
+        }
+        assert!(fillers.len() < 64, "the accept queue never filled up");
+    }
+    (address, fillers, listener)
 }
