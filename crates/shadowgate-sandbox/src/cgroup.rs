@@ -565,6 +565,79 @@ mod tests {
         assert!(!layout.has(Controller::Memory));
     }
 
+    /// cgroup v2 cannot be mounted with controllers on a v1 machine, so the v2 file protocol is
+    /// exercised on a directory laid out like a v2 hierarchy: the kernel's files are created by
+    /// the test (cgroupfs creates them itself), then shadowgate's writes and reads are checked.
+    #[test]
+    fn v2_file_protocol_on_a_fake_hierarchy() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        fs::write(r.join("cgroup.controllers"), "cpuset cpu io memory pids\n").unwrap();
+        fs::write(r.join("cgroup.subtree_control"), "").unwrap();
+        let leaf = r.join("shadowgate/env1");
+        fs::create_dir_all(&leaf).unwrap();
+        fs::write(r.join("shadowgate/cgroup.subtree_control"), "").unwrap();
+        for f in [
+            "cpu.max",
+            "memory.max",
+            "memory.swap.max",
+            "pids.max",
+            "io.max",
+            "cgroup.freeze",
+            "cgroup.procs",
+        ] {
+            fs::write(leaf.join(f), "").unwrap();
+        }
+        fs::write(leaf.join("cpu.stat"), "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\nnr_periods 40\nnr_throttled 10\nthrottled_usec 750000\n").unwrap();
+        fs::write(leaf.join("memory.current"), "1048576\n").unwrap();
+        fs::write(leaf.join("memory.peak"), "4194304\n").unwrap();
+        fs::write(leaf.join("memory.events"), "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n").unwrap();
+        fs::write(
+            leaf.join("io.stat"),
+            "254:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n",
+        )
+        .unwrap();
+        fs::write(leaf.join("pids.current"), "7\n").unwrap();
+
+        let layout = Layout::V2 {
+            root: r.to_path_buf(),
+            controllers: "cpuset cpu io memory pids".split(' ').map(String::from).collect(),
+        };
+        let cg = Cgroup::create(&layout, "shadowgate/env1").unwrap();
+        assert_eq!(
+            fs::read_to_string(r.join("cgroup.subtree_control")).unwrap(),
+            "+cpu +memory +pids +io"
+        );
+        assert_eq!(
+            fs::read_to_string(r.join("shadowgate/cgroup.subtree_control")).unwrap(),
+            "+cpu +memory +pids +io"
+        );
+        cg.apply(&Limits {
+            cpu_cores: Some(0.2),
+            memory_bytes: Some(64 << 20),
+            pids: Some(32),
+            io: vec![IoLimit { major: 254, minor: 0, read_bps: None, write_bps: Some(10 << 20) }],
+        })
+        .unwrap();
+        assert_eq!(fs::read_to_string(leaf.join("cpu.max")).unwrap(), "20000 100000");
+        assert_eq!(fs::read_to_string(leaf.join("memory.max")).unwrap(), "67108864");
+        assert_eq!(fs::read_to_string(leaf.join("memory.swap.max")).unwrap(), "0");
+        assert_eq!(fs::read_to_string(leaf.join("pids.max")).unwrap(), "32");
+        assert_eq!(fs::read_to_string(leaf.join("io.max")).unwrap(), "254:0 wbps=10485760");
+        cg.freeze(true).unwrap();
+        assert_eq!(fs::read_to_string(leaf.join("cgroup.freeze")).unwrap(), "1");
+        assert_eq!(cg.procs_files(), vec![leaf.join("cgroup.procs")]);
+        let stats = cg.stats();
+        assert_eq!(stats.cpu_usage_ns, 2_500_000_000);
+        assert_eq!(
+            (stats.cpu_periods, stats.cpu_throttled_periods, stats.cpu_throttled_ns),
+            (40, 10, 750_000_000)
+        );
+        assert_eq!((stats.memory_bytes, stats.memory_peak_bytes), (1 << 20, Some(4 << 20)));
+        assert_eq!(stats.oom_kills, 1);
+        assert_eq!((stats.io_read_bytes, stats.io_write_bytes, stats.pids), (4096, 8192, 7));
+    }
+
     #[test]
     fn keyed_files_parse() {
         let kv = keyed("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
