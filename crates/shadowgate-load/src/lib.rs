@@ -32,6 +32,7 @@ mod record;
 mod request;
 mod summary;
 mod target;
+mod wire;
 
 use std::{io, time::Duration};
 

@@ -6,15 +6,17 @@
 //! times measured from the actual send: by construction a closed loop sends less when the
 //! server slows down, so they must never be used to judge a release (see [`crate::run_open_model`]).
 //!
-//! The connections are shared among a few threads, each running its own single-threaded event
-//! loop, and each worker drives its connection inside its own task rather than in a separate
-//! connection task. Both save task and thread wake-ups on the hot path.
+//! The generator's own cost per request is kept low, because on a shared machine it is taken
+//! from the server: the connections are shared among a few threads, each running its own
+//! single-threaded event loop (no cross-thread wake-ups), and HTTP/1.1 exchanges go through a
+//! lean client ([`crate::wire`]) that writes prepared request bytes and parses responses in
+//! place. HTTP/2 goes through hyper, with the connection driven inside the worker's task.
 
 use std::{
     collections::BTreeMap,
     future::{Future, poll_fn},
     io,
-    pin::{Pin, pin},
+    pin::pin,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -24,21 +26,19 @@ use std::{
 };
 
 use hdrhistogram::Histogram;
-use http::{Request, Response};
-use hyper::{
-    body::Incoming,
-    client::conn::{http1, http2},
-};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::{Deserialize, Serialize};
-use shadowgate_core::traffic::{Plan, Protocol};
+use shadowgate_core::traffic::{Contents, Plan, Protocol};
+use tokio::net::TcpStream;
 
 use crate::{
     ErrorCounts, ErrorKind, LoadError, Percentiles, Target,
     pool::{Outcome, read_response},
     record::Failure,
-    request::{RequestBody, RequestBuilder},
+    request::RequestBuilder,
     summary::{latency_histogram, record_micros},
+    wire::WireConnection,
 };
 
 /// Settings of a closed-loop run.
@@ -286,33 +286,6 @@ impl WorkerStats {
     }
 }
 
-/// Either kind of connection's request handle.
-enum Sender {
-    Http1(http1::SendRequest<RequestBody>),
-    Http2(http2::SendRequest<RequestBody>),
-}
-
-impl Sender {
-    async fn exchange(
-        &mut self,
-        request: Request<RequestBody>,
-    ) -> hyper::Result<Response<Incoming>> {
-        match self {
-            Sender::Http1(sender) => {
-                sender.ready().await?;
-                sender.send_request(request).await
-            }
-            Sender::Http2(sender) => {
-                sender.ready().await?;
-                sender.send_request(request).await
-            }
-        }
-    }
-}
-
-/// A connection's I/O driver, polled by the worker that uses it.
-type Driver = Pin<Box<dyn Future<Output = ()> + Send>>;
-
 impl Worker {
     fn finished(&self, now: Instant) -> bool {
         now >= self.deadline || self.stop.load(Ordering::Acquire)
@@ -331,87 +304,138 @@ impl Worker {
         };
         let plan = self.plan.clone();
         let mut contents = plan.contents(self.stream);
-        // One clock reading per request serves as the end of one exchange, the start of the
-        // next and the check against the deadline.
         let mut now = Instant::now();
         while !self.finished(now) {
-            let (mut sender, mut driver) = match self.open().await {
-                Ok(connection) => connection,
-                Err(failure) => {
+            let stream = match self.target.connect().await {
+                Ok(stream) => stream,
+                Err(err) => {
                     let failed_at = Instant::now();
-                    stats.add(Outcome::failed(failure), failed_at - now);
+                    stats.add(Outcome::failed(Failure::connect(&err)), failed_at - now);
                     now = failed_at;
                     continue;
                 }
             };
             stats.connections_opened += 1;
-            let mut driving = true;
-            now = Instant::now();
-            while !self.finished(now) {
-                let Some(content) = contents.next() else { break };
-                let request = match self.builder.build(&content) {
-                    Ok(request) => request,
-                    Err(reason) => {
-                        let failure = Failure::new(ErrorKind::Other, reason);
-                        stats.add(Outcome::failed(failure), Duration::ZERO);
-                        continue;
-                    }
-                };
-                let started = now;
-                let deadline = tokio::time::Instant::from_std(started + self.timeout);
-                let mut exchange = pin!(tokio::time::timeout_at(deadline, async {
-                    match sender.exchange(request).await {
-                        Ok(response) => read_response(response).await,
-                        Err(err) => Outcome::failed(Failure::exchange(&err)),
-                    }
-                }));
-                let result = poll_fn(|cx| {
-                    // Drive the connection's I/O first, so that a response it completes is seen
-                    // by the exchange in the same poll.
-                    if driving && driver.as_mut().poll(cx).is_ready() {
-                        driving = false;
-                    }
-                    exchange.as_mut().poll(cx)
-                })
-                .await;
-                let outcome = result.unwrap_or_else(|_| {
-                    Outcome::failed(Failure::new(
-                        ErrorKind::Timeout,
-                        format!("no complete response within {:?}", self.timeout),
-                    ))
-                });
-                now = Instant::now();
-                let failed = outcome.failure.is_some();
-                stats.add(outcome, now - started);
-                if failed || !driving {
-                    break;
-                }
-            }
+            now = match self.protocol {
+                Protocol::Http1 => self.drive_http1(stream, &mut contents, &mut stats).await,
+                Protocol::Http2 => self.drive_http2(stream, &mut contents, &mut stats).await,
+            };
         }
         stats
     }
 
-    async fn open(&self) -> Result<(Sender, Driver), Failure> {
-        let stream = self.target.connect().await.map_err(|e| Failure::connect(&e))?;
-        let io = TokioIo::new(stream);
-        match self.protocol {
-            Protocol::Http1 => {
-                let (sender, connection) =
-                    http1::handshake(io).await.map_err(|e| Failure::connect(&e))?;
-                let driver: Driver = Box::pin(async move {
-                    let _closed = connection.await;
-                });
-                Ok((Sender::Http1(sender), driver))
-            }
-            Protocol::Http2 => {
-                let (sender, connection) = http2::handshake(TokioExecutor::new(), io)
-                    .await
-                    .map_err(|e| Failure::connect(&e))?;
-                let driver: Driver = Box::pin(async move {
-                    let _closed = connection.await;
-                });
-                Ok((Sender::Http2(sender), driver))
+    /// Sends requests on one HTTP/1.1 connection until it cannot be reused or the run ends.
+    /// Returns the last clock reading. One reading per request serves as the end of one
+    /// exchange, the start of the next and the check against the deadline.
+    async fn drive_http1(
+        &mut self,
+        stream: TcpStream,
+        contents: &mut Contents<'_>,
+        stats: &mut WorkerStats,
+    ) -> Instant {
+        let mut connection = WireConnection::new(stream);
+        let mut now = Instant::now();
+        while !self.finished(now) {
+            let Some(content) = contents.next() else { break };
+            let (request, head_request) = match self.builder.build_wire(&content) {
+                Ok(request) => request,
+                Err(reason) => {
+                    stats.add(
+                        Outcome::failed(Failure::new(ErrorKind::Other, reason)),
+                        Duration::ZERO,
+                    );
+                    continue;
+                }
+            };
+            let started = now;
+            let deadline = tokio::time::Instant::from_std(started + self.timeout);
+            let result =
+                tokio::time::timeout_at(deadline, connection.exchange(&request, head_request))
+                    .await;
+            now = Instant::now();
+            let (outcome, reusable) = match result {
+                Ok(Ok(response)) => (
+                    Outcome { status: Some(response.status), bytes: response.bytes, failure: None },
+                    response.keep_alive,
+                ),
+                Ok(Err(failure)) => (Outcome::failed(failure), false),
+                Err(_) => (self.timed_out(), false),
+            };
+            stats.add(outcome, now - started);
+            if !reusable {
+                break;
             }
         }
+        now
+    }
+
+    /// Sends requests, one at a time, on one HTTP/2 connection until it fails or the run ends.
+    async fn drive_http2(
+        &mut self,
+        stream: TcpStream,
+        contents: &mut Contents<'_>,
+        stats: &mut WorkerStats,
+    ) -> Instant {
+        let handshake = http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await;
+        let (mut sender, connection) = match handshake {
+            Ok(connection) => connection,
+            Err(err) => {
+                stats.add(Outcome::failed(Failure::connect(&err)), Duration::ZERO);
+                return Instant::now();
+            }
+        };
+        // The connection's I/O is driven by this task, next to the requests, rather than by a
+        // task of its own.
+        let mut driver = pin!(connection);
+        let mut driving = true;
+        let mut now = Instant::now();
+        while !self.finished(now) {
+            let Some(content) = contents.next() else { break };
+            let request = match self.builder.build(&content) {
+                Ok(request) => request,
+                Err(reason) => {
+                    stats.add(
+                        Outcome::failed(Failure::new(ErrorKind::Other, reason)),
+                        Duration::ZERO,
+                    );
+                    continue;
+                }
+            };
+            let started = now;
+            let deadline = tokio::time::Instant::from_std(started + self.timeout);
+            let mut exchange = pin!(tokio::time::timeout_at(deadline, async {
+                if let Err(err) = sender.ready().await {
+                    return Outcome::failed(Failure::exchange(&err));
+                }
+                match sender.send_request(request).await {
+                    Ok(response) => read_response(response).await,
+                    Err(err) => Outcome::failed(Failure::exchange(&err)),
+                }
+            }));
+            let result = poll_fn(|cx| {
+                // Drive the connection first, so that a response it completes is seen by the
+                // exchange in the same poll.
+                if driving && driver.as_mut().poll(cx).is_ready() {
+                    driving = false;
+                }
+                exchange.as_mut().poll(cx)
+            })
+            .await;
+            now = Instant::now();
+            let outcome = result.unwrap_or_else(|_| self.timed_out());
+            let failed = outcome.failure.is_some();
+            stats.add(outcome, now - started);
+            if failed || !driving {
+                break;
+            }
+        }
+        now
+    }
+
+    fn timed_out(&self) -> Outcome {
+        Outcome::failed(Failure::new(
+            ErrorKind::Timeout,
+            format!("no complete response within {:?}", self.timeout),
+        ))
     }
 }

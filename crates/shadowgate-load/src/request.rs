@@ -5,7 +5,7 @@ use std::str::FromStr;
 use bytes::Bytes;
 use http::{
     HeaderMap, HeaderName, HeaderValue, Method, Request, Uri,
-    header::HOST,
+    header::{CONTENT_LENGTH, HOST},
     uri::{Authority, PathAndQuery, Scheme},
 };
 use http_body_util::Full;
@@ -24,6 +24,7 @@ pub(crate) struct RequestBuilder {
     authority: Authority,
     host: HeaderValue,
     fixed: Vec<Option<PreparedRequest>>,
+    fixed_wire: Vec<Option<Bytes>>,
 }
 
 /// A request's parts, ready to be turned into a [`Request`] any number of times.
@@ -36,6 +37,30 @@ struct PreparedRequest {
 }
 
 impl PreparedRequest {
+    /// The HTTP/1.1 message: request line, headers, a Content-Length when there is a body or
+    /// the method usually carries one, and the body.
+    fn to_wire(&self) -> Bytes {
+        let mut wire = Vec::with_capacity(128 + self.body.len());
+        wire.extend_from_slice(self.method.as_str().as_bytes());
+        wire.push(b' ');
+        wire.extend_from_slice(self.uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes());
+        wire.extend_from_slice(b" HTTP/1.1\r\n");
+        for (name, value) in &self.headers {
+            wire.extend_from_slice(name.as_str().as_bytes());
+            wire.extend_from_slice(b": ");
+            wire.extend_from_slice(value.as_bytes());
+            wire.extend_from_slice(b"\r\n");
+        }
+        let usually_has_body = matches!(self.method, Method::POST | Method::PUT | Method::PATCH);
+        if (!self.body.is_empty() || usually_has_body) && !self.headers.contains_key(CONTENT_LENGTH)
+        {
+            wire.extend_from_slice(format!("content-length: {}\r\n", self.body.len()).as_bytes());
+        }
+        wire.extend_from_slice(b"\r\n");
+        wire.extend_from_slice(&self.body);
+        Bytes::from(wire)
+    }
+
     fn to_request(&self) -> Request<RequestBody> {
         let mut request = Request::new(Full::new(self.body.clone()));
         *request.method_mut() = self.method.clone();
@@ -59,7 +84,13 @@ impl RequestBuilder {
         };
         let authority = Authority::from_str(&target.host).map_err(|e| invalid(e.to_string()))?;
         let host = HeaderValue::from_str(&target.host).map_err(|e| invalid(e.to_string()))?;
-        Ok(RequestBuilder { protocol, authority, host, fixed: vec![None; kinds] })
+        Ok(RequestBuilder {
+            protocol,
+            authority,
+            host,
+            fixed: vec![None; kinds],
+            fixed_wire: vec![None; kinds],
+        })
     }
 
     /// The request for `content`, or why it cannot be sent.
@@ -77,6 +108,24 @@ impl RequestBuilder {
             *slot = Some(prepared);
         }
         Ok(request)
+    }
+
+    /// The request for `content` as HTTP/1.1 bytes ready to be written, and whether it is a
+    /// HEAD request (whose response has no body).
+    pub fn build_wire(&mut self, content: &RequestContent<'_>) -> Result<(Bytes, bool), String> {
+        let head = content.method == "HEAD";
+        if !content.varies
+            && let Some(Some(bytes)) = self.fixed_wire.get(content.kind)
+        {
+            return Ok((bytes.clone(), head));
+        }
+        let bytes = self.prepare(content)?.to_wire();
+        if !content.varies
+            && let Some(slot) = self.fixed_wire.get_mut(content.kind)
+        {
+            *slot = Some(bytes.clone());
+        }
+        Ok((bytes, head))
     }
 
     fn prepare(&self, content: &RequestContent<'_>) -> Result<PreparedRequest, String> {

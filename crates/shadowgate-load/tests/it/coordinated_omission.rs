@@ -44,9 +44,10 @@ async fn a_one_second_stall_shows_in_the_high_percentiles() {
     assert!(latency.p99 >= 850_000, "p99 {} µs does not show the 1 s stall", latency.p99);
     assert!(latency.max >= 950_000, "max {} µs", latency.max);
     // The requests intended during the stall waited from about 1 s down to about 0: roughly
-    // half of the ~200 of them waited more than half a second.
+    // half of the ~200 of them waited more than half a second (more when a loaded machine
+    // drains the queue slowly after the stall).
     let slow = stats.latency.count_between(HALF_SECOND, u64::MAX);
-    assert!((60..=160).contains(&slow), "{slow} requests slower than 0.5 s");
+    assert!((60..=400).contains(&slow), "{slow} requests slower than 0.5 s");
     assert!(latency.p90 >= 300_000, "p90 {} µs", latency.p90);
     // Outside the stall the server is fast: the median is unaffected.
     assert!(latency.p50 < 100_000, "p50 {} µs", latency.p50);
