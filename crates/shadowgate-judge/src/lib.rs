@@ -28,10 +28,25 @@
 //! The Monte-Carlo tests measure the judge's false-positive rate and power at the default
 //! settings; the crate's README-level numbers come from them.
 
+mod classify;
+mod explain;
+mod judge;
+mod score;
+
 pub mod binomial;
+pub mod config;
+pub mod input;
 pub mod normal;
 pub mod rank_test;
+pub mod rate_test;
 pub mod sample;
+pub mod source;
+pub mod verdict;
 
 #[cfg(test)]
 mod test_reference;
+
+pub use config::{JudgeConfig, default_metrics, validate};
+pub use input::{MetricData, MetricInput};
+pub use judge::judge;
+pub use verdict::Verdict;

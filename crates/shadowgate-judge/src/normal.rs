@@ -98,7 +98,7 @@ pub fn upper_quantile(probability: f64) -> f64 {
         }
         let slope = -density(x) / tail;
         let mut next = x - gap / slope;
-        if !(next > low && next < high) || !next.is_finite() {
+        if !(next > low && next < high && next.is_finite()) {
             next = 0.5 * (low + high);
         }
         if (next - x).abs() <= 4.0 * f64::EPSILON * x {

@@ -128,7 +128,11 @@ pub(crate) fn shift_interval_sorted(
         // The uncorrected statistic is zero on the whole gap between the two middle
         // differences; the midpoint is the conventional Hodges–Lehmann estimate.
         let low = differences.kth_smallest(pairs / 2);
-        let high = differences.kth_smallest(pairs / 2 + 1);
+        let high = if differences.count_up_to(low) > pairs / 2 {
+            low
+        } else {
+            differences.next_above(low).unwrap_or(low)
+        };
         low + (high - low) / 2.0
     };
     Ok(ShiftInterval { lower, estimate, upper })

@@ -131,24 +131,58 @@ fn scrambled(count: usize, stride: usize, modulus: usize, scale: f64) -> Vec<f64
     (0..count).map(|idx| ((idx * stride) % modulus) as f64 * scale).collect()
 }
 
+/// Every difference of two sorted samples, sorted.
+fn all_differences(candidate: &[f64], baseline: &[f64]) -> Vec<f64> {
+    let mut all: Vec<f64> =
+        candidate.iter().flat_map(|x| baseline.iter().map(move |y| x - y)).collect();
+    all.sort_by(f64::total_cmp);
+    all
+}
+
 #[test]
-fn kth_smallest_matches_a_brute_force_sort() {
-    let shapes = [(1, 1), (1, 9), (9, 1), (7, 13), (40, 25), (60, 60)];
-    for (rows, columns) in shapes {
+fn kth_smallest_matches_a_brute_force_sort_on_small_matrices() {
+    for (rows, columns) in [(1, 1), (1, 9), (9, 1), (7, 13), (40, 25), (60, 60)] {
         for modulus in [3, 17, 1009] {
             let mut candidate = scrambled(rows, 7919, modulus, 0.37);
             let mut baseline = scrambled(columns, 104_729, modulus, 0.41);
             candidate.sort_by(f64::total_cmp);
             baseline.sort_by(f64::total_cmp);
-            let mut all: Vec<f64> =
-                candidate.iter().flat_map(|x| baseline.iter().map(move |y| x - y)).collect();
-            all.sort_by(f64::total_cmp);
+            let all = all_differences(&candidate, &baseline);
             let differences = pairwise::PairwiseDifferences::new(&candidate, &baseline);
             for (idx, expected) in all.iter().enumerate() {
                 let actual = differences.kth_smallest(idx as u64 + 1);
                 assert_eq!(actual, *expected, "{rows}×{columns} mod {modulus}, k = {}", idx + 1);
             }
         }
+    }
+}
+
+#[test]
+fn kth_smallest_matches_a_brute_force_sort_on_large_matrices() {
+    // Large enough for the guesses, interpolation and weighted-median rounds to run; heavy
+    // ties (modulus 3 and 40) exercise the rounds that stop on a pivot equal to the answer.
+    let shapes = [(400, 300, 3), (400, 300, 40), (300, 500, 100_003), (2, 40_000, 7), (700, 150, 977)];
+    for (rows, columns, modulus) in shapes {
+        let mut candidate = scrambled(rows, 7919, modulus, 0.37);
+        let mut baseline = scrambled(columns, 104_729, modulus, 0.41);
+        // A heavy upper tail, as in latency data.
+        for value in candidate.iter_mut().step_by(17) {
+            *value *= 25.0;
+        }
+        candidate.sort_by(f64::total_cmp);
+        baseline.sort_by(f64::total_cmp);
+        let all = all_differences(&candidate, &baseline);
+        let differences = pairwise::PairwiseDifferences::new(&candidate, &baseline);
+        let pairs = all.len() as u64;
+        let ranks = [1, 2, pairs / 100, pairs / 3, pairs / 2, pairs / 2 + 1, pairs - pairs / 50, pairs - 1, pairs];
+        for k in ranks {
+            let actual = differences.kth_smallest(k);
+            assert_eq!(actual, all[k as usize - 1], "{rows}×{columns} mod {modulus}, k = {k}");
+        }
+        let middle = all[all.len() / 2];
+        assert_eq!(differences.count_up_to(middle), all.partition_point(|d| *d <= middle) as u64);
+        let next = all.iter().copied().find(|d| *d > middle);
+        assert_eq!(differences.next_above(middle), next);
     }
 }
 

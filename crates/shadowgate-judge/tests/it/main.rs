@@ -1,1 +1,4 @@
-//! Integration tests of the judge.
+//! Integration tests of the judge through its public interface.
+
+mod monte_carlo;
+mod simulate;
