@@ -18,8 +18,9 @@
 mod simulate;
 
 use shadowgate_judge::{
-    JudgeConfig, MetricInput, judge,
+    JudgeConfig, MetricInput,
     config::MetricConfig,
+    judge,
     rank_test::{rank_sum_test, shift_interval, shift_interval_r_compatible},
     source::MetricSource,
 };
@@ -79,7 +80,10 @@ fn main() {
     println!("  judge(), one latency metric          {whole:9.1} ms");
     println!("  rank-sum test (U, z, p)              {rank_sum:9.1} ms");
     println!("  exact Hodges-Lehmann interval        {exact:9.1} ms");
-    println!("  R's root-finding algorithm           {r_style:9.1} ms   exact is {:.1}x faster", r_style / exact);
+    println!(
+        "  R's root-finding algorithm           {r_style:9.1} ms   exact is {:.1}x faster",
+        r_style / exact
+    );
 
     let small_baseline = &baseline[..SMALL];
     let small_candidate = &candidate[..SMALL];
@@ -87,10 +91,8 @@ fn main() {
         black_box(shift_interval(small_baseline, small_candidate, CONFIDENCE).ok());
     });
     let interval = shift_interval(small_baseline, small_candidate, CONFIDENCE).ok();
-    let mut sorted_differences: Vec<f64> = small_candidate
-        .iter()
-        .flat_map(|x| small_baseline.iter().map(move |y| x - y))
-        .collect();
+    let mut sorted_differences: Vec<f64> =
+        small_candidate.iter().flat_map(|x| small_baseline.iter().map(move |y| x - y)).collect();
     sorted_differences.sort_by(f64::total_cmp);
     let rank_of = |value: f64| sorted_differences.partition_point(|d| *d < value);
     let ranks = interval.map_or([0; 3], |interval| {

@@ -36,9 +36,10 @@ pub(crate) fn classify(
             Reason::MissingInput,
             explain::missing_input(&label, &metric.source),
         ),
-        Some(Err(message)) => {
-            Classification::error(Reason::CollectionFailed, explain::collection_failed(&label, message))
-        }
+        Some(Err(message)) => Classification::error(
+            Reason::CollectionFailed,
+            explain::collection_failed(&label, message),
+        ),
         Some(Ok(data)) => match (kind, data) {
             (MetricKind::Continuous { unit }, MetricData::Continuous { baseline, candidate }) => {
                 classify_continuous(metric, &label, unit, confidence, baseline, candidate)
@@ -157,8 +158,8 @@ fn classify_continuous(
             comparison: None,
         };
     }
-    let computed = rank_test::rank_sum_test_sorted(baseline.values(), candidate.values())
-        .and_then(|test| {
+    let computed =
+        rank_test::rank_sum_test_sorted(baseline.values(), candidate.values()).and_then(|test| {
             rank_test::shift_interval_sorted(baseline.values(), candidate.values(), confidence)
                 .map(|shift| (test, shift))
         });
@@ -169,10 +170,8 @@ fn classify_continuous(
         }
     };
     let baseline_summary = baseline.summary();
-    let relative_shift = baseline_summary
-        .median
-        .filter(|median| *median != 0.0)
-        .map(|median| ShiftInterval {
+    let relative_shift =
+        baseline_summary.median.filter(|median| *median != 0.0).map(|median| ShiftInterval {
             lower: shift.lower / median.abs(),
             estimate: shift.estimate / median.abs(),
             upper: shift.upper / median.abs(),

@@ -59,13 +59,13 @@ pub(crate) fn too_few_samples(
 ) -> String {
     let mut detail = format!(
         "the baseline has {} and the candidate {} (at least {} per arm are needed)",
-        values(baseline.len()),
+        counted(baseline.len(), "value"),
         thousands(candidate.len() as u64),
         thousands(min_samples as u64)
     );
     let dropped = baseline.dropped_non_finite() + candidate.dropped_non_finite();
     if dropped > 0 {
-        detail.push_str(&format!(", after leaving out {} non-finite", values(dropped)));
+        detail.push_str(&format!(", after leaving out {}", counted(dropped, "non-finite value")));
     }
     detail
 }
@@ -94,7 +94,10 @@ pub(crate) fn no_data(label: &str, detail: &str, policy: NoDataPolicy, outcome: 
         NoDataPolicy::Ignore => "ignore",
         NoDataPolicy::Inconclusive => "inconclusive",
     };
-    format!("{label}: not enough data: {detail}; the no-data policy is `{policy}`: {}", outcome_word(outcome))
+    format!(
+        "{label}: not enough data: {detail}; the no-data policy is `{policy}`: {}",
+        outcome_word(outcome)
+    )
 }
 
 pub(crate) fn identical(
@@ -143,7 +146,7 @@ pub(crate) fn continuous(
     };
     let dropped = comparison.baseline.dropped_non_finite + comparison.candidate.dropped_non_finite;
     let dropped = if dropped > 0 {
-        format!("; {} non-finite left out", values(dropped))
+        format!("; {} left out", counted(dropped, "non-finite value"))
     } else {
         String::new()
     };
@@ -205,13 +208,25 @@ pub(crate) fn count(
             ),
         ),
     };
+    if baseline.events + candidate.events == 0 {
+        let exposure = |value: f64| match comparison.exposure_unit {
+            ExposureUnit::Requests => format!("{} requests", exposure(value)),
+            ExposureUnit::Seconds => quantity(value, Unit::Seconds),
+        };
+        return format!(
+            "{label}: no events on either arm (baseline {}, candidate {}): {}",
+            exposure(baseline.exposure),
+            exposure(candidate.exposure),
+            outcome_word(outcome)
+        );
+    }
     let confidence = confidence_percent(comparison.confidence);
-    let statistics = if baseline.events + candidate.events == 0 {
-        "no events on either arm".to_string()
-    } else {
+    let statistics = {
         let ratio = comparison.rate_ratio.map_or("unbounded".to_string(), ratio);
         let interval = match comparison.ratio_upper {
-            Some(upper) => format!("{}..{}", self::ratio(comparison.ratio_lower), self::ratio(upper)),
+            Some(upper) => {
+                format!("{}..{}", self::ratio(comparison.ratio_lower), self::ratio(upper))
+            }
             None => format!("≥ {}", self::ratio(comparison.ratio_lower)),
         };
         format!("rate ratio {ratio}, {confidence} CI {interval}, {}", p_value(comparison.p_value))
@@ -332,9 +347,10 @@ fn exposure(value: f64) -> String {
     }
 }
 
-/// "1 value" or "12 values".
-fn values(count: usize) -> String {
-    if count == 1 { "1 value".to_string() } else { format!("{} values", thousands(count as u64)) }
+/// "1 value" or "1,200 values" for `counted(n, "value")`.
+fn counted(count: usize, singular: &str) -> String {
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{} {singular}{plural}", thousands(count as u64))
 }
 
 /// A value in its unit, with three significant digits and a readable prefix.

@@ -25,7 +25,10 @@ pub enum MetricData {
 impl MetricInput {
     /// Continuous data for metric `name`.
     pub fn continuous(name: &str, baseline: Vec<f64>, candidate: Vec<f64>) -> MetricInput {
-        MetricInput { name: name.to_string(), data: Ok(MetricData::Continuous { baseline, candidate }) }
+        MetricInput {
+            name: name.to_string(),
+            data: Ok(MetricData::Continuous { baseline, candidate }),
+        }
     }
 
     /// Count data for metric `name`: events and exposure of each arm.
@@ -33,7 +36,10 @@ impl MetricInput {
         let sample = |(events, exposure)| CountSample { events, exposure };
         MetricInput {
             name: name.to_string(),
-            data: Ok(MetricData::Count { baseline: sample(baseline), candidate: sample(candidate) }),
+            data: Ok(MetricData::Count {
+                baseline: sample(baseline),
+                candidate: sample(candidate),
+            }),
         }
     }
 

@@ -1,6 +1,8 @@
 //! The entry point: classify every configured metric, then score and decide.
 
-use crate::{classify::classify, config::JudgeConfig, input::MetricInput, score::score, verdict::Verdict};
+use crate::{
+    classify::classify, config::JudgeConfig, input::MetricInput, score::score, verdict::Verdict,
+};
 
 /// Judges the candidate against the baseline.
 ///

@@ -69,7 +69,12 @@ pub fn compare_rates(
     let exposure_ratio = baseline.exposure / candidate.exposure;
     let rate_ratio = (baseline.events > 0).then(|| candidate.rate() / baseline.rate());
     if total == 0 {
-        return Ok(RateComparison { rate_ratio, ratio_lower: 0.0, ratio_upper: None, p_value: 1.0 });
+        return Ok(RateComparison {
+            rate_ratio,
+            ratio_lower: 0.0,
+            ratio_upper: None,
+            p_value: 1.0,
+        });
     }
     let null_share = candidate.exposure / (baseline.exposure + candidate.exposure);
     let at_least = binomial::upper_tail(candidate.events, total, null_share);

@@ -26,20 +26,19 @@ pub(crate) fn score(
     unmatched_inputs: Vec<String>,
 ) -> Verdict {
     let groups = group_results(config, &metrics);
-    let weighted: Vec<(f64, f64)> = groups
-        .iter()
-        .filter_map(|group| group.score.map(|score| (group.weight, score)))
-        .collect();
+    let weighted: Vec<(f64, f64)> =
+        groups.iter().filter_map(|group| group.score.map(|score| (group.weight, score))).collect();
     let total_weight: f64 = weighted.iter().map(|(weight, _)| weight).sum();
-    let score = (total_weight > 0.0).then(|| {
-        weighted.iter().map(|(weight, score)| weight * score).sum::<f64>() / total_weight
-    });
+    let score = (total_weight > 0.0)
+        .then(|| weighted.iter().map(|(weight, score)| weight * score).sum::<f64>() / total_weight);
 
     let counted = |metric: &&MetricResult| !metric.dry_run;
     let critical_failures: Vec<&MetricResult> = metrics
         .iter()
         .filter(counted)
-        .filter(|metric| metric.critical && matches!(metric.outcome, Outcome::Fail | Outcome::Error))
+        .filter(|metric| {
+            metric.critical && matches!(metric.outcome, Outcome::Fail | Outcome::Error)
+        })
         .collect();
     let not_passed = |outcomes: &[Outcome]| -> Vec<String> {
         metrics
@@ -49,8 +48,10 @@ pub(crate) fn score(
             .map(|metric| format!("`{}`", metric.name))
             .collect()
     };
-    let failed = not_passed(&[Outcome::Fail, Outcome::Error]);
+    let failed = not_passed(&[Outcome::Fail]);
+    let errors = not_passed(&[Outcome::Error]);
     let inconclusive = not_passed(&[Outcome::Inconclusive]);
+    let failures = format!("{}{}", list_suffix("failed", &failed), list_suffix("errors", &errors));
 
     let thresholds = format!(
         "pass ≥ {}, marginal ≥ {}",
@@ -68,7 +69,7 @@ pub(crate) fn score(
         match score {
             Some(score) if score >= config.pass_score => {
                 if inconclusive.is_empty() {
-                    (Decision::Pass, format!("PASS: score {text} ({thresholds}){}", list_suffix("failed", &failed)))
+                    (Decision::Pass, format!("PASS: score {text} ({thresholds}){failures}"))
                 } else {
                     (
                         Decision::Marginal,
@@ -82,16 +83,14 @@ pub(crate) fn score(
             Some(score) if score >= config.marginal_score => (
                 Decision::Marginal,
                 format!(
-                    "MARGINAL: score {text} ({thresholds}){}{}",
-                    list_suffix("failed", &failed),
+                    "MARGINAL: score {text} ({thresholds}){failures}{}",
                     list_suffix("inconclusive", &inconclusive)
                 ),
             ),
             Some(_) => (
                 Decision::Fail,
                 format!(
-                    "FAIL: score {text} ({thresholds}){}{}",
-                    list_suffix("failed", &failed),
+                    "FAIL: score {text} ({thresholds}){failures}{}",
                     list_suffix("inconclusive", &inconclusive)
                 ),
             ),

@@ -1,9 +1,10 @@
 //! The metrics judged when `[judge]` lists none, and why their settings are what they are.
 //!
 //! They are tuned for `check`'s default run (about 3,000 requests, 30 one-second intervals
-//! and 30 resource samples per arm after warm-up) and measured by the Monte-Carlo tests:
-//! at these settings an A/A comparison (two identical releases) passes at least 99 % of the
-//! time, and a 10 % latency regression fails at least 95 % of the time.
+//! and 30 resource samples per arm after warm-up) and measured by the Monte-Carlo tests: at
+//! these settings an A/A comparison (two identical releases) passes at least 99 % of the time
+//! (99.9 % over 20,000 simulated checks), and a 10 % latency regression fails at least 95 % of
+//! the time (99.9 % over 5,000).
 
 use super::{Direction, MetricConfig, NoDataPolicy};
 use crate::source::MetricSource;
@@ -12,9 +13,9 @@ use crate::source::MetricSource;
 ///
 /// - `request_latency` (group `latency`, critical): fails when the candidate's latency is
 ///   significantly higher by more than 5 % of the baseline median. At 3,000 requests per arm
-///   the Hodges–Lehmann shift of a latency distribution is known to within about ±1.5 %, so a
-///   5 % allowance keeps A/A noise out while a 10 % regression is caught almost always. No
-///   latency data means the application served nothing: fail.
+///   the relative Hodges–Lehmann shift of a heavy-tailed latency distribution has a standard
+///   error of about 1.3 %, so a 5 % allowance keeps A/A noise out while a 10 % regression is
+///   caught almost always. No latency data means the application served nothing: fail.
 /// - `error_rate` (group `errors`, critical): fails when the failed-request rate is
 ///   significantly higher by more than 10 %; an exact test, so 0 errors in the baseline and 9
 ///   of 3,000 in the candidate fails. No requests at all: fail.

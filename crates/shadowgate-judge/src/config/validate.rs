@@ -32,11 +32,15 @@ pub fn validate(config: &JudgeConfig) -> Vec<ConfigProblem> {
     if !is_confidence(config.confidence) {
         problem(
             "confidence".into(),
-            format!("{} is not a confidence level between 0.5 and 1 (exclusive)", config.confidence),
+            format!(
+                "{} is not a confidence level between 0.5 and 1 (exclusive)",
+                config.confidence
+            ),
             "use a level such as 0.95 or 0.99",
         );
     }
-    for (key, value) in [("pass_score", config.pass_score), ("marginal_score", config.marginal_score)]
+    for (key, value) in
+        [("pass_score", config.pass_score), ("marginal_score", config.marginal_score)]
     {
         if !(0.0..=100.0).contains(&value) {
             problem(
@@ -101,7 +105,10 @@ pub fn validate(config: &JudgeConfig) -> Vec<ConfigProblem> {
         if !(0.0..100.0).contains(&metric.allowed_decrease_percent) {
             problem(
                 at("allowed_decrease_percent"),
-                format!("{} is not a percentage from 0 to below 100", metric.allowed_decrease_percent),
+                format!(
+                    "{} is not a percentage from 0 to below 100",
+                    metric.allowed_decrease_percent
+                ),
                 "give the decrease the candidate may show before failing, e.g. 10 for -10 %",
             );
         }

@@ -49,6 +49,7 @@ fn small_helpers() {
     assert_eq!(p_value(0.00389), "p = 0.0039");
     assert_eq!(p_value(3e-9), "p < 0.0001");
     assert_eq!(ratio(2.06), "2.1×");
-    assert_eq!(values(1), "1 value");
+    assert_eq!(counted(1, "value"), "1 value");
+    assert_eq!(counted(1200, "non-finite value"), "1,200 non-finite values");
     assert_eq!(exposure(3000.0), "3,000");
 }

@@ -20,10 +20,10 @@
 //! about ten walks.
 
 /// Rows and columns of the grid subsample used for the first guesses.
-const GUESS_GRID: usize = 256;
+const GUESS_GRID: usize = 64;
 
 /// Matrices up to this size are gathered and selected at once.
-const GATHER_MINIMUM: u64 = 1 << 16;
+const GATHER_MINIMUM: u64 = 1 << 12;
 
 /// Half-width of the first guesses' bracket, in standard errors of the subsample quantile.
 const GUESS_MARGIN: f64 = 1.0;
@@ -160,9 +160,9 @@ impl<'a> PairwiseDifferences<'a> {
         let quantile = (k as f64 - 0.5) / self.len() as f64;
         // The rank of a subsample quantile in the whole matrix wanders by about
         // √(q(1 − q)(1/r + 1/c)) in relative terms.
-        let spread = (quantile * (1.0 - quantile)
-            * (1.0 / rows.len() as f64 + 1.0 / columns.len() as f64))
-            .sqrt();
+        let spread =
+            (quantile * (1.0 - quantile) * (1.0 / rows.len() as f64 + 1.0 / columns.len() as f64))
+                .sqrt();
         let last = sample.len() - 1;
         let mut at = |fraction: f64| {
             let index = (fraction.clamp(0.0, 1.0) * last as f64).round() as usize;

@@ -116,14 +116,8 @@ fn bad_samples_are_errors_that_name_the_side() {
     assert!(matches!(error, RankTestError::NonFinite { side: Side::Candidate, index: 1, .. }));
     assert_eq!(error.to_string(), "the candidate sample holds a non-finite value (NaN) at index 1");
     assert_eq!(rank_sum_test(&[2.0, 2.0], &[2.0]), Err(RankTestError::AllTied));
-    assert_eq!(
-        shift_interval(&[1.0], &[2.0], 1.0),
-        Err(RankTestError::Confidence { value: 1.0 })
-    );
-    assert_eq!(
-        shift_interval_r_compatible(&[2.0, 2.0], &[2.0], 0.95),
-        Err(RankTestError::AllTied)
-    );
+    assert_eq!(shift_interval(&[1.0], &[2.0], 1.0), Err(RankTestError::Confidence { value: 1.0 }));
+    assert_eq!(shift_interval_r_compatible(&[2.0, 2.0], &[2.0], 0.95), Err(RankTestError::AllTied));
 }
 
 /// Deterministic, irregular test data with ties: (idx · stride) mod modulus, scaled.
@@ -159,9 +153,17 @@ fn kth_smallest_matches_a_brute_force_sort_on_small_matrices() {
 
 #[test]
 fn kth_smallest_matches_a_brute_force_sort_on_large_matrices() {
-    // Large enough for the guesses, interpolation and weighted-median rounds to run; heavy
-    // ties (modulus 3 and 40) exercise the rounds that stop on a pivot equal to the answer.
-    let shapes = [(400, 300, 3), (400, 300, 40), (300, 500, 100_003), (2, 40_000, 7), (700, 150, 977)];
+    // Large enough for the guesses, interpolation and weighted-median rounds to run; with
+    // modulus 2 the middle difference is shared by more pairs than are ever gathered, so the
+    // selection must stop on a pivot equal to the answer.
+    let shapes = [
+        (600, 500, 2),
+        (400, 300, 3),
+        (400, 300, 40),
+        (300, 500, 100_003),
+        (2, 40_000, 7),
+        (700, 150, 977),
+    ];
     for (rows, columns, modulus) in shapes {
         let mut candidate = scrambled(rows, 7919, modulus, 0.37);
         let mut baseline = scrambled(columns, 104_729, modulus, 0.41);
@@ -174,7 +176,17 @@ fn kth_smallest_matches_a_brute_force_sort_on_large_matrices() {
         let all = all_differences(&candidate, &baseline);
         let differences = pairwise::PairwiseDifferences::new(&candidate, &baseline);
         let pairs = all.len() as u64;
-        let ranks = [1, 2, pairs / 100, pairs / 3, pairs / 2, pairs / 2 + 1, pairs - pairs / 50, pairs - 1, pairs];
+        let ranks = [
+            1,
+            2,
+            pairs / 100,
+            pairs / 3,
+            pairs / 2,
+            pairs / 2 + 1,
+            pairs - pairs / 50,
+            pairs - 1,
+            pairs,
+        ];
         for k in ranks {
             let actual = differences.kth_smallest(k);
             assert_eq!(actual, all[k as usize - 1], "{rows}×{columns} mod {modulus}, k = {k}");

@@ -71,7 +71,10 @@ fn bad_exposure_and_confidence_are_errors() {
         Err(RateTestError::Exposure { side: Side::Baseline, value: 0.0 })
     );
     let error = compare_rates(count(1, 1.0), count(1, f64::NAN), 0.9).unwrap_err();
-    assert_eq!(error.to_string(), "the candidate exposure is NaN, but it must be a positive, finite number");
+    assert_eq!(
+        error.to_string(),
+        "the candidate exposure is NaN, but it must be a positive, finite number"
+    );
     assert_eq!(
         compare_rates(count(1, 1.0), count(1, 1.0), 0.0),
         Err(RateTestError::Confidence { value: 0.0 })

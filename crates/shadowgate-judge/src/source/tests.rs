@@ -42,13 +42,25 @@ fn kinds_follow_the_table() {
 fn a_typo_gets_a_suggestion_and_the_vocabulary() {
     let error = "request.latncy".parse::<MetricSource>().unwrap_err();
     let message = error.to_string();
-    assert!(message.starts_with("`request.latncy` is not a metric source: did you mean `request.latency`?"), "{message}");
+    assert!(
+        message.starts_with(
+            "`request.latncy` is not a metric source: did you mean `request.latency`?"
+        ),
+        "{message}"
+    );
     assert!(message.contains("prom:<metric name>"), "{message}");
 }
 
 #[test]
 fn bad_percentiles_and_prometheus_names_are_explained() {
-    for text in ["interval.latency.p", "interval.latency.p100", "interval.latency.p0", "interval.latency.p-5", "interval.latency.p.5", "interval.latency.pfoo"] {
+    for text in [
+        "interval.latency.p",
+        "interval.latency.p100",
+        "interval.latency.p0",
+        "interval.latency.p-5",
+        "interval.latency.p.5",
+        "interval.latency.pfoo",
+    ] {
         let error = text.parse::<MetricSource>().unwrap_err();
         assert!(error.reason.contains("strictly between 0 and 100"), "{text}: {error}");
     }

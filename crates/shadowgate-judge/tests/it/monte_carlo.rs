@@ -20,7 +20,11 @@ fn identical_releases_pass_at_least_99_percent_of_the_time() {
         }
     }
     let rate = not_passed.len() as f64 / RUNS as f64;
-    assert!(rate <= 0.01, "false-positive rate {rate} over {RUNS} A/A checks:\n{}", not_passed.join("\n"));
+    assert!(
+        rate <= 0.01,
+        "false-positive rate {rate} over {RUNS} A/A checks:\n{}",
+        not_passed.join("\n")
+    );
 }
 
 #[test]
@@ -35,5 +39,9 @@ fn a_ten_percent_latency_regression_fails_at_least_95_percent_of_the_time() {
         }
     }
     let power = 1.0 - missed.len() as f64 / RUNS as f64;
-    assert!(power >= 0.95, "power {power} over {RUNS} checks with +10% latency:\n{}", missed.join("\n"));
+    assert!(
+        power >= 0.95,
+        "power {power} over {RUNS} checks with +10% latency:\n{}",
+        missed.join("\n")
+    );
 }
