@@ -6,8 +6,11 @@
 //! - `--generate ADDRESS CONNECTIONS SECONDS THREADS`: shadowgate's closed-loop mode, printing
 //!   its rate;
 //! - no role (what `cargo bench` runs): starts the server, then for each connection count runs
-//!   wrk and shadowgate alternately for several rounds, and prints the median rates and their
-//!   ratio.
+//!   wrk and shadowgate alternately for several rounds, and prints the median rates, their
+//!   ratio, and each generator's CPU time per request (user + system, from the kernel's
+//!   accounting of the finished child). On a busy machine the rates swing with the neighbours'
+//!   load; the CPU cost per request is the steadier comparison, because on a shared machine
+//!   every cycle a generator spends is taken from the server.
 //!
 //! Reproduce with (wrk comes from the Debian package `wrk`):
 //!
@@ -28,6 +31,7 @@ use http::{Request, Response};
 use http_body_util::Full;
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
+use nix::sys::resource::{UsageWho, getrusage};
 use shadowgate_core::traffic::{Plan, Protocol, Traffic};
 use shadowgate_load::{MaxRateConfig, Target, run_max_rate};
 
@@ -179,7 +183,10 @@ fn compare(args: &[String]) -> Result<(), String> {
     );
     // Both generators start against a warm server.
     run_wrk(&address, settings.connections[0], 1, settings.threads)?;
-    println!("{:>11} {:>14} {:>14} {:>8}", "connections", "wrk req/s", "shadowgate", "ratio");
+    println!(
+        "{:>11} {:>11} {:>11} {:>6} {:>14} {:>14}",
+        "connections", "wrk req/s", "ours req/s", "ratio", "wrk CPU/req", "ours CPU/req"
+    );
     for &connections in &settings.connections {
         let mut wrk = Vec::new();
         let mut ours = Vec::new();
@@ -205,28 +212,71 @@ fn compare(args: &[String]) -> Result<(), String> {
                 wrk.push(run_wrk(&address, connections, settings.seconds, settings.threads)?);
             }
         }
-        let (wrk, ours) = (median(&mut wrk), median(&mut ours));
-        println!("{connections:>11} {wrk:>14.0} {ours:>14.0} {:>7.2}x", ours / wrk);
+        let wrk_rate = median(wrk.iter().map(|m| m.rate).collect());
+        let ours_rate = median(ours.iter().map(|m| m.rate).collect());
+        let wrk_cpu = median(wrk.iter().map(|m| m.cpu_per_request_us).collect());
+        let ours_cpu = median(ours.iter().map(|m| m.cpu_per_request_us).collect());
+        println!(
+            "{connections:>11} {wrk_rate:>11.0} {ours_rate:>11.0} {:>5.2}x {wrk_cpu:>11.1} µs {ours_cpu:>11.1} µs",
+            ours_rate / wrk_rate
+        );
     }
     drop(server);
     Ok(())
 }
 
-fn run_wrk(address: &str, connections: u32, seconds: u64, threads: usize) -> Result<f64, String> {
-    let output = Command::new("wrk")
+/// One run of a generator: its rate and its CPU time per request in microseconds.
+#[derive(Clone, Copy, Debug)]
+struct Measurement {
+    rate: f64,
+    cpu_per_request_us: f64,
+}
+
+/// CPU time (user + system) of all children waited for so far.
+fn children_cpu() -> Result<Duration, String> {
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).map_err(|e| format!("getrusage: {e}"))?;
+    let total = |t: nix::sys::time::TimeVal| {
+        Duration::from_secs(t.tv_sec().max(0) as u64)
+            + Duration::from_micros(t.tv_usec().max(0) as u64)
+    };
+    Ok(total(usage.user_time()) + total(usage.system_time()))
+}
+
+/// Runs `command` to its end and measures it; `parse` reads the rate from its output.
+fn measure(
+    mut command: Command,
+    seconds: u64,
+    parse: impl Fn(&str) -> Result<f64, String>,
+) -> Result<Measurement, String> {
+    let before = children_cpu()?;
+    let output = command.output().map_err(|e| format!("{command:?}: {e}"))?;
+    let cpu = children_cpu()?.saturating_sub(before);
+    let rate = parse(&String::from_utf8_lossy(&output.stdout))
+        .map_err(|e| format!("{e}\n{}", String::from_utf8_lossy(&output.stderr)))?;
+    let requests = rate * seconds as f64;
+    Ok(Measurement { rate, cpu_per_request_us: cpu.as_secs_f64() * 1e6 / requests.max(1.0) })
+}
+
+fn run_wrk(
+    address: &str,
+    connections: u32,
+    seconds: u64,
+    threads: usize,
+) -> Result<Measurement, String> {
+    let mut command = Command::new("wrk");
+    command
         .args(["-t", &threads.to_string(), "-c", &connections.to_string()])
         .args(["-d", &format!("{seconds}s"), "--timeout", "5s"])
-        .arg(format!("http://{address}/"))
-        .output()
-        .map_err(|e| format!("wrk: {e}"))?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    if text.contains("Socket errors") || text.contains("Non-2xx") {
-        return Err(format!("wrk saw errors:\n{text}"));
-    }
-    text.lines()
-        .find_map(|line| line.trim().strip_prefix("Requests/sec:"))
-        .and_then(|rate| rate.trim().parse().ok())
-        .ok_or(format!("no rate in wrk's output:\n{text}"))
+        .arg(format!("http://{address}/"));
+    measure(command, seconds, |text| {
+        if text.contains("Socket errors") || text.contains("Non-2xx") {
+            return Err(format!("wrk saw errors:\n{text}"));
+        }
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix("Requests/sec:"))
+            .and_then(|rate| rate.trim().parse().ok())
+            .ok_or(format!("no rate in wrk's output:\n{text}"))
+    })
 }
 
 fn run_ours(
@@ -235,24 +285,23 @@ fn run_ours(
     connections: u32,
     seconds: u64,
     threads: usize,
-) -> Result<f64, String> {
-    let output = Command::new(me)
+) -> Result<Measurement, String> {
+    let mut command = Command::new(me);
+    command
         .args(["--generate", address, &connections.to_string(), &seconds.to_string()])
-        .arg(threads.to_string())
-        .output()
-        .map_err(|e| format!("generator: {e}"))?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let fields: Vec<&str> = text.split_whitespace().collect();
-    match fields[..] {
-        ["rate", rate, "errors", "0"] => rate.parse().map_err(|e| format!("rate {rate:?}: {e}")),
-        _ => Err(format!(
-            "unexpected generator output {text:?} {}",
-            String::from_utf8_lossy(&output.stderr)
-        )),
-    }
+        .arg(threads.to_string());
+    measure(command, seconds, |text| {
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        match fields[..] {
+            ["rate", rate, "errors", "0"] => {
+                rate.parse().map_err(|e| format!("rate {rate:?}: {e}"))
+            }
+            _ => Err(format!("unexpected generator output {text:?}")),
+        }
+    })
 }
 
-fn median(values: &mut [f64]) -> f64 {
+fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
