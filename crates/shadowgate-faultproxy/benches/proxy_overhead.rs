@@ -1,2 +1,215 @@
-//! placeholder
-fn main() {}
+//! What the fault proxy costs with no toxics, side by side with a direct connection on loopback.
+//!
+//! Run with `cargo bench -p shadowgate-faultproxy --bench proxy_overhead`.
+//!
+//! - Round trips: a client sends 64 bytes to an echo server and waits for them to come back,
+//!   once directly and once through the proxy, in alternating blocks so that both see the same
+//!   machine conditions. The added latency is the difference of the medians (and of the 99th
+//!   percentiles). Toxiproxy's own benchmark puts its cost at about 270 µs per HTTP request.
+//! - Bulk transfer: a client writes 256 MiB to a server that reads and discards it, directly
+//!   and through the proxy, alternating seven times; the ratio of the median throughputs is
+//!   reported.
+//!
+//! The client and servers are plain blocking threads, so that the only async code measured is
+//! the proxy's.
+
+use std::{
+    io::{Read, Write},
+    net::{SocketAddr, TcpListener, TcpStream},
+    sync::mpsc,
+    thread,
+    time::{Duration, Instant},
+};
+
+use shadowgate_faultproxy::{FaultProxy, ProxySpec};
+
+const MESSAGE_BYTES: usize = 64;
+const WARM_UP_ROUND_TRIPS: usize = 2_000;
+const BLOCKS: usize = 10;
+const ROUND_TRIPS_PER_BLOCK: usize = 2_000;
+const BULK_BYTES: usize = 256 << 20;
+const BULK_CHUNK: usize = 256 * 1024;
+const BULK_RUNS: usize = 7;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let fault_proxy = FaultProxy::new(1);
+
+    let echo = spawn_server(serve_echo);
+    let echo_proxy = runtime.block_on(proxy_to(&fault_proxy, "echo", echo));
+    let (direct, proxied) = round_trips(echo, echo_proxy);
+    report_round_trips(&direct, &proxied);
+
+    let sink = spawn_server(serve_sink);
+    let sink_proxy = runtime.block_on(proxy_to(&fault_proxy, "sink", sink));
+    let (direct, proxied) = bulk_transfers(sink, sink_proxy);
+    report_bulk(&direct, &proxied);
+}
+
+async fn proxy_to(fault_proxy: &FaultProxy, name: &str, upstream: SocketAddr) -> SocketAddr {
+    let spec = ProxySpec {
+        name: name.to_string(),
+        listen: "127.0.0.1:0".to_string(),
+        upstream: upstream.to_string(),
+        enabled: true,
+    };
+    let info = fault_proxy.create_proxy(spec).await.expect("create proxy");
+    info.listen.parse().expect("listen address")
+}
+
+/// Starts a blocking server that runs `handler` on a thread per connection.
+fn spawn_server(handler: fn(TcpStream)) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    thread::spawn(move || {
+        for connection in listener.incoming().flatten() {
+            connection.set_nodelay(true).expect("nodelay");
+            thread::spawn(move || handler(connection));
+        }
+    });
+    address
+}
+
+fn serve_echo(mut connection: TcpStream) {
+    let mut buffer = [0u8; MESSAGE_BYTES];
+    while connection.read_exact(&mut buffer).is_ok() {
+        if connection.write_all(&buffer).is_err() {
+            return;
+        }
+    }
+}
+
+fn serve_sink(mut connection: TcpStream) {
+    let mut buffer = vec![0u8; BULK_CHUNK];
+    let mut total = 0usize;
+    loop {
+        match connection.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => total += read,
+        }
+    }
+    // Tell the client how much arrived; it stops its clock on this answer.
+    let _ = connection.write_all(&(total as u64).to_le_bytes());
+}
+
+fn connect(address: SocketAddr) -> TcpStream {
+    let connection = TcpStream::connect(address).expect("connect");
+    connection.set_nodelay(true).expect("nodelay");
+    connection
+}
+
+fn ping_pong(connection: &mut TcpStream, count: usize, times: &mut Vec<Duration>) {
+    let message = [7u8; MESSAGE_BYTES];
+    let mut answer = [0u8; MESSAGE_BYTES];
+    for _ in 0..count {
+        let started = Instant::now();
+        connection.write_all(&message).expect("write");
+        connection.read_exact(&mut answer).expect("read");
+        times.push(started.elapsed());
+    }
+}
+
+/// Round-trip times directly and through the proxy, measured in alternating blocks.
+fn round_trips(echo: SocketAddr, proxy: SocketAddr) -> (Vec<Duration>, Vec<Duration>) {
+    let mut direct_connection = connect(echo);
+    let mut proxied_connection = connect(proxy);
+    let mut discarded = Vec::new();
+    ping_pong(&mut direct_connection, WARM_UP_ROUND_TRIPS, &mut discarded);
+    ping_pong(&mut proxied_connection, WARM_UP_ROUND_TRIPS, &mut discarded);
+    let mut direct = Vec::with_capacity(BLOCKS * ROUND_TRIPS_PER_BLOCK);
+    let mut proxied = Vec::with_capacity(BLOCKS * ROUND_TRIPS_PER_BLOCK);
+    for _ in 0..BLOCKS {
+        ping_pong(&mut direct_connection, ROUND_TRIPS_PER_BLOCK, &mut direct);
+        ping_pong(&mut proxied_connection, ROUND_TRIPS_PER_BLOCK, &mut proxied);
+    }
+    (direct, proxied)
+}
+
+/// Seconds to send `BULK_BYTES` and have the server confirm it received them all.
+fn bulk_transfer(address: SocketAddr) -> Duration {
+    let mut connection = connect(address);
+    let chunk = vec![5u8; BULK_CHUNK];
+    let (done, finished) = mpsc::channel();
+    let started = Instant::now();
+    let mut reader = connection.try_clone().expect("clone");
+    thread::spawn(move || {
+        let mut total = [0u8; 8];
+        reader.read_exact(&mut total).expect("server's count");
+        let _ = done.send((u64::from_le_bytes(total), Instant::now()));
+    });
+    let mut sent = 0;
+    while sent < BULK_BYTES {
+        connection.write_all(&chunk).expect("write");
+        sent += chunk.len();
+    }
+    connection.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    let (received, at) = finished.recv().expect("server finished");
+    assert_eq!(received as usize, BULK_BYTES, "the server received everything");
+    at - started
+}
+
+fn bulk_transfers(sink: SocketAddr, proxy: SocketAddr) -> (Vec<f64>, Vec<f64>) {
+    let throughput = |elapsed: Duration| BULK_BYTES as f64 / elapsed.as_secs_f64() / 1e9;
+    let mut direct = Vec::new();
+    let mut proxied = Vec::new();
+    for _ in 0..BULK_RUNS {
+        direct.push(throughput(bulk_transfer(sink)));
+        proxied.push(throughput(bulk_transfer(proxy)));
+    }
+    (direct, proxied)
+}
+
+fn percentile(times: &[Duration], share: f64) -> Duration {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    let index = ((sorted.len() as f64 - 1.0) * share).round() as usize;
+    sorted[index]
+}
+
+fn micros(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e6
+}
+
+fn report_round_trips(direct: &[Duration], proxied: &[Duration]) {
+    println!(
+        "round trips of {MESSAGE_BYTES} bytes ({} each, {BLOCKS} alternating blocks)",
+        direct.len()
+    );
+    println!(
+        "{:<10} {:>12} {:>12} {:>12} {:>12}",
+        "", "direct µs", "proxied µs", "added µs", "ratio"
+    );
+    for (label, share) in [("median", 0.5), ("p99", 0.99)] {
+        let direct_value = micros(percentile(direct, share));
+        let proxied_value = micros(percentile(proxied, share));
+        println!(
+            "{label:<10} {direct_value:>12.1} {proxied_value:>12.1} {:>12.1} {:>11.2}x",
+            proxied_value - direct_value,
+            proxied_value / direct_value
+        );
+    }
+    println!("goal: at most 50 µs added at the median (Toxiproxy's benchmark: about 270 µs)");
+    println!();
+}
+
+fn report_bulk(direct: &[f64], proxied: &[f64]) {
+    let median = |values: &[f64]| {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        sorted[sorted.len() / 2]
+    };
+    let (direct_median, proxied_median) = (median(direct), median(proxied));
+    println!("bulk transfer of {} MiB, median of {BULK_RUNS} alternating runs", BULK_BYTES >> 20);
+    println!("{:<10} {:>12} {:>12} {:>12}", "", "direct GB/s", "proxied GB/s", "ratio");
+    println!(
+        "{:<10} {direct_median:>12.2} {proxied_median:>12.2} {:>11.2}x",
+        "throughput",
+        proxied_median / direct_median
+    );
+    println!("runs: direct {direct:.2?}, proxied {proxied:.2?}");
+    println!("goal: at least 0.9x the direct throughput");
+}

@@ -5,6 +5,15 @@
 //! `GET/POST /proxies/{proxy}/toxics` and `GET/POST/PATCH/DELETE /proxies/{proxy}/toxics/{toxic}`.
 //! Errors are `{"error": "...", "status": N}`. Like Toxiproxy, requests from browsers are
 //! refused, so that a web page cannot drive the proxy through the user's browser.
+//!
+//! Where this server deliberately differs from Toxiproxy:
+//! - A proxy created without `listen` listens on `127.0.0.1` with a free port, not on every
+//!   interface.
+//! - Toxic attributes are checked: an unknown attribute name, a negative or fractional value,
+//!   or an impossible combination (a slicer's `size_variation` not below its `average_size`) is
+//!   a 400 error naming the attribute, where Toxiproxy would ignore it or misbehave.
+//! - Error messages keep Toxiproxy's wording at the start and then say which value was wrong.
+//! - `/version` reports this crate's version, and `/metrics` is not served.
 
 mod wire;
 

@@ -18,9 +18,11 @@ use std::{
 };
 
 use bytes::{Buf, Bytes, BytesMut};
+use nix::errno::Errno;
 use shadowgate_core::rng::Rng;
 use socket2::SockRef;
 use tokio::{
+    io::Interest,
     net::TcpStream,
     sync::watch,
     time::{Instant, timeout},
@@ -28,6 +30,7 @@ use tokio::{
 
 use crate::{
     schedule::{ChainEntry, DirectionSchedule, StreamEvent},
+    splice::SplicePipe,
     timer::PreciseTimer,
     toxic::Stream,
 };
@@ -168,7 +171,8 @@ pub(crate) async fn run_connection(
 }
 
 /// Copies `source` to `destination` through `schedule` until the source ends or a toxic ends
-/// the connection.
+/// the connection. While no toxic acts on the direction, bytes move through a kernel pipe
+/// without being copied into the proxy (see [`SplicePipe`]).
 async fn run_direction(
     source: &TcpStream,
     destination: &TcpStream,
@@ -184,42 +188,72 @@ async fn run_direction(
     let mut timer = PreciseTimer::default();
     let mut read_buffer = BytesMut::new();
     let mut pending: Option<Bytes> = None;
+    let mut pipe: Option<SplicePipe> = None;
+    let mut splice_unavailable = false;
     let mut source_open = true;
     let mut chains_open = true;
     loop {
-        schedule.advance(now());
-        loop {
-            if let Some(data) = &mut pending {
-                match destination.try_write(data) {
-                    Ok(written) => {
-                        data.advance(written);
-                        if data.is_empty() {
-                            pending = None;
-                        }
-                        continue;
+        // Write what is due, oldest first: the pipe's bytes were read before anything the
+        // schedule holds.
+        let mut write_blocked = false;
+        if let Some(pipe) = pipe.as_mut() {
+            while pipe.held() > 0 {
+                match destination.try_io(Interest::WRITABLE, || pipe.drain_into(destination)) {
+                    Ok(_) => {}
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                        write_blocked = true;
+                        break;
                     }
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                     Err(_) => return DirectionEnd::Terminate(Termination::Close),
                 }
             }
-            match schedule.pop_ready() {
-                None => break,
-                Some(StreamEvent::Data(data)) => pending = Some(data),
-                Some(StreamEvent::Eof) => {
-                    // The peer may already be gone; the other direction will notice.
-                    let _ = SockRef::from(destination).shutdown(Shutdown::Write);
-                    return DirectionEnd::Finished;
+        }
+        if !write_blocked {
+            schedule.advance(now());
+            loop {
+                if let Some(data) = &mut pending {
+                    match destination.try_write(data) {
+                        Ok(written) => {
+                            data.advance(written);
+                            if data.is_empty() {
+                                pending = None;
+                            }
+                            continue;
+                        }
+                        Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                            write_blocked = true;
+                            break;
+                        }
+                        Err(_) => return DirectionEnd::Terminate(Termination::Close),
+                    }
                 }
-                Some(StreamEvent::Close) => return DirectionEnd::Terminate(Termination::Close),
-                Some(StreamEvent::Reset) => return DirectionEnd::Terminate(Termination::Reset),
+                match schedule.pop_ready() {
+                    None => break,
+                    Some(StreamEvent::Data(data)) => pending = Some(data),
+                    Some(StreamEvent::Eof) => {
+                        // The peer may already be gone; the other direction will notice.
+                        let _ = SockRef::from(destination).shutdown(Shutdown::Write);
+                        return DirectionEnd::Finished;
+                    }
+                    Some(StreamEvent::Close) => return DirectionEnd::Terminate(Termination::Close),
+                    Some(StreamEvent::Reset) => return DirectionEnd::Terminate(Termination::Reset),
+                }
             }
         }
 
-        let held = schedule.buffered_bytes() + pending.as_ref().map_or(0, Bytes::len);
+        let in_pipe = pipe.as_ref().map_or(0, SplicePipe::held);
+        let held = schedule.buffered_bytes() + pending.as_ref().map_or(0, Bytes::len) + in_pipe;
         // Without toxics, read only once the last read is written, like a plain copy; with
         // toxics, read ahead so that their timing does not depend on the source's pace.
-        let can_read =
-            source_open && if schedule.is_idle() { held == 0 } else { held < MAX_BUFFERED };
+        let idle = schedule.is_idle();
+        let can_read = source_open && if idle { held == 0 } else { held < MAX_BUFFERED };
+        if can_read && idle && pipe.is_none() && !splice_unavailable {
+            match SplicePipe::new() {
+                Ok(created) => pipe = Some(created),
+                Err(_) => splice_unavailable = true,
+            }
+        }
+        let use_splice = can_read && idle && !splice_unavailable;
         let deadline = schedule.next_deadline();
         let wake_at = deadline.map_or_else(Instant::now, |at| epoch + at);
         tokio::select! {
@@ -232,27 +266,44 @@ async fn run_direction(
                 Err(_) => chains_open = false,
             },
             readiness = source.readable(), if can_read => {
-                if readiness.is_err() {
-                    source_open = false;
-                    schedule.push(now(), StreamEvent::Eof);
-                    continue;
-                }
-                read_buffer.reserve(READ_CHUNK);
-                match source.try_read_buf(&mut read_buffer) {
-                    Ok(0) => {
-                        source_open = false;
-                        schedule.push(now(), StreamEvent::Eof);
+                let read = match (readiness, pipe.as_mut()) {
+                    (Err(error), _) => Err(error),
+                    (Ok(()), Some(pipe)) if use_splice => {
+                        match source.try_io(Interest::READABLE, || pipe.fill_from(source)) {
+                            Ok(0) => Err(io::ErrorKind::UnexpectedEof.into()),
+                            Ok(_) => Ok(()),
+                            Err(error) => Err(error),
+                        }
                     }
-                    Ok(_) => schedule.push(now(), StreamEvent::Data(read_buffer.split().freeze())),
+                    (Ok(()), _) => {
+                        read_buffer.reserve(READ_CHUNK);
+                        match source.try_read_buf(&mut read_buffer) {
+                            Ok(0) => Err(io::ErrorKind::UnexpectedEof.into()),
+                            Ok(_) => {
+                                let data = read_buffer.split().freeze();
+                                schedule.push(now(), StreamEvent::Data(data));
+                                Ok(())
+                            }
+                            Err(error) => Err(error),
+                        }
+                    }
+                };
+                match read {
+                    Ok(()) => {}
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                    // A reset or failed source ends its stream like an orderly close would.
+                    // Kernels without splice for this socket pair: copy through user space.
+                    Err(error) if use_splice && error.raw_os_error() == Some(Errno::EINVAL as i32) => {
+                        splice_unavailable = true;
+                    }
+                    // The end of the source, or a reset or failed source, which ends its stream
+                    // like an orderly close would.
                     Err(_) => {
                         source_open = false;
                         schedule.push(now(), StreamEvent::Eof);
                     }
                 }
             },
-            readiness = destination.writable(), if pending.is_some() => {
+            readiness = destination.writable(), if write_blocked => {
                 if readiness.is_err() {
                     return DirectionEnd::Terminate(Termination::Close);
                 }

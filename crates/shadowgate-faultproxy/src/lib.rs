@@ -28,6 +28,7 @@ pub mod toxic;
 mod address;
 mod connection;
 mod listener;
+mod splice;
 mod timer;
 
 pub use api::{serve, serve_with_shutdown};

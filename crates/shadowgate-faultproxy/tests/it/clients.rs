@@ -17,8 +17,11 @@ use crate::support::{Harness, echo_server};
 /// How long a client script may run.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The workspace root, resolved, since Python and Node normalise `..` in their search paths
+/// textually, which goes wrong when the checkout is reached through a symbolic link.
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::canonicalize(&root).unwrap_or(root)
 }
 
 fn script(name: &str) -> PathBuf {

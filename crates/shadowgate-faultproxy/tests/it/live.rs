@@ -41,6 +41,64 @@ async fn toxics_added_and_removed_apply_to_an_open_connection() {
     assert!(after < Duration::from_millis(20), "{after:?} after removing the toxic");
 }
 
+fn pattern(length: usize) -> Vec<u8> {
+    (0..length).map(|index| (index % 251) as u8).collect()
+}
+
+/// Echoes 8 MiB through the proxy while `during` runs after the first MiB comes back, and
+/// checks that every byte returns in order.
+async fn echo_a_large_stream_while(harness: &Harness, name: &str, during: impl AsyncFnOnce()) {
+    const LENGTH: usize = 8 << 20;
+    let address = harness.proxy_to(name, echo_server().await).await;
+    let (mut reader, mut writer) = connect(address).await.into_split();
+    let writing = tokio::spawn(async move {
+        writer.write_all(&pattern(LENGTH)).await.expect("write");
+        writer.shutdown().await.expect("shutdown");
+    });
+    let mut echoed = vec![0; 1 << 20];
+    tokio::time::timeout(PROMPTLY, reader.read_exact(&mut echoed))
+        .await
+        .expect("in time")
+        .expect("read");
+    during().await;
+    tokio::time::timeout(PROMPTLY * 3, reader.read_to_end(&mut echoed))
+        .await
+        .expect("the rest in time")
+        .expect("read the rest");
+    writing.await.expect("writer");
+    assert_eq!(echoed.len(), LENGTH);
+    assert!(echoed == pattern(LENGTH), "the echoed stream differs from what was sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_without_toxics_arrive_intact() {
+    let harness = Harness::start().await;
+    echo_a_large_stream_while(&harness, "intact", async || {}).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn toxics_added_and_removed_mid_stream_keep_every_byte_in_order() {
+    let harness = Harness::start().await;
+    let proxy = harness.proxy.clone();
+    echo_a_large_stream_while(&harness, "midstream", async || {
+        for stream in [Stream::Upstream, Stream::Downstream] {
+            let kind = ToxicKind::Slicer { average_size: 4000, size_variation: 1000, delay_us: 10 };
+            let toxic = shadowgate_faultproxy::Toxic {
+                name: format!("slicer-{stream}"),
+                kind,
+                stream,
+                toxicity: 1.0,
+            };
+            proxy.add_toxic("midstream", toxic).await.expect("add");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for stream in ["upstream", "downstream"] {
+            proxy.remove_toxic("midstream", &format!("slicer-{stream}")).await.expect("remove");
+        }
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_a_toxic_releases_the_data_it_holds() {
     let harness = Harness::start().await;
