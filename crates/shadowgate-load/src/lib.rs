@@ -82,6 +82,8 @@ impl LoadConfig {
 pub enum LoadError {
     #[error("no target was given; pass at least one address to send load to")]
     NoTargets,
+    #[error("the load generator must run inside a tokio runtime")]
+    NoRuntime,
     #[error("`max_connections` is 0; at least one connection per target is needed")]
     NoConnections,
     #[error("the request timeout is zero; use a positive timeout such as 10s")]

@@ -124,7 +124,8 @@ impl MaxRateReport {
 
 /// Sends requests drawn from `plan` (its schedule is ignored) to `target` as fast as
 /// `config.connections` connections allow, for `config.duration`. When `cancel` completes, the
-/// workers stop after their request in flight. Must be called within a tokio runtime.
+/// workers stop after their request in flight. The workers run on threads of their own; the
+/// caller's tokio runtime only waits for them.
 pub async fn run_max_rate(
     plan: &Plan,
     target: &Target,
@@ -137,6 +138,7 @@ pub async fn run_max_rate(
     if config.threads == 0 {
         return Err(LoadError::NoThreads);
     }
+    tokio::runtime::Handle::try_current().map_err(|_| LoadError::NoRuntime)?;
     if config.timeout.is_zero() {
         return Err(LoadError::ZeroTimeout);
     }

@@ -39,7 +39,7 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 ///
 /// `progress` is called about ten times a second and once at the end. When `cancel` completes,
 /// no further request is sent, requests in flight are abandoned (and not recorded), and the
-/// report is marked as cancelled. Must be called within a tokio runtime.
+/// report is marked as cancelled. Requests are spawned on the tokio runtime this is called in.
 pub async fn run_open_model(
     plan: &Plan,
     targets: &[Target],
@@ -48,6 +48,7 @@ pub async fn run_open_model(
     cancel: impl Future<Output = ()>,
 ) -> Result<RunReport, LoadError> {
     config.check()?;
+    let runtime = Handle::try_current().map_err(|_| LoadError::NoRuntime)?;
     if targets.is_empty() {
         return Err(LoadError::NoTargets);
     }
@@ -70,7 +71,7 @@ pub async fn run_open_model(
         plan: plan.clone(),
         builders,
         pools: pools.clone(),
-        runtime: Handle::current(),
+        runtime,
         start,
         timeout: config.timeout,
         events: events_sender,

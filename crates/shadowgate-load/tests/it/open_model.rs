@@ -326,3 +326,19 @@ async fn unusable_settings_are_errors_with_the_fix() {
             .unwrap_err();
     assert!(err.to_string().contains("max_connections"), "{err}");
 }
+
+#[test]
+fn outside_a_runtime_the_error_says_so() {
+    let traffic = traffic("");
+    let address: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let config = LoadConfig::from_traffic(&traffic);
+    let plan = plan(&traffic);
+    let targets = [Target::new("t", address)];
+    let mut run =
+        std::pin::pin!(run_open_model(&plan, &targets, &config, |_| {}, std::future::pending()));
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match run.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(Err(LoadError::NoRuntime)) => {}
+        other => panic!("expected the no-runtime error, got {:?}", other.map(|r| r.map(|_| ()))),
+    }
+}
