@@ -719,7 +719,9 @@ impl Plan {
     /// How many requests the plan holds (exact for constant arrivals, the mean for Poisson).
     pub fn expected_requests(&self) -> u64 {
         match self.arrival {
-            Arrival::Constant => (self.total.as_secs_f64() * self.rate).ceil() as u64,
+            // Requests i with i / rate < total; the small margin absorbs floating-point error
+            // when total * rate is a whole number.
+            Arrival::Constant => (self.total.as_secs_f64() * self.rate - 1e-9).ceil() as u64,
             Arrival::Poisson => (self.total.as_secs_f64() * self.rate).round() as u64,
         }
     }
@@ -1231,6 +1233,24 @@ mod tests {
             assert_eq!(*phase == Phase::Warmup, warm);
         }
         assert_eq!(offsets.iter().filter(|o| o.2 == Phase::Warmup).count(), 2000);
+    }
+
+    #[test]
+    fn the_expected_count_matches_the_constant_schedule() {
+        for (rate, duration) in [(30.0, "100ms"), (200.0, "1s"), (7.0, "2500ms"), (0.5, "3s")] {
+            let traffic = Traffic {
+                rate,
+                duration: duration.parse().unwrap(),
+                warmup: HumanDuration::from_secs(0),
+                ..Traffic::default()
+            };
+            let plan = Plan::new(&traffic, 1).unwrap();
+            assert_eq!(
+                plan.arrivals().count() as u64,
+                plan.expected_requests(),
+                "{rate}/s for {duration}"
+            );
+        }
     }
 
     #[test]
