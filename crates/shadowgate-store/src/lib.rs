@@ -61,6 +61,9 @@ pub trait Store: Send + Sync {
     /// Appends samples in one transaction; returns how many were written.
     fn append_samples(&self, samples: &[Sample]) -> Result<usize>;
     fn samples(&self, query: &SampleQuery) -> Result<Vec<Sample>>;
+    /// Deletes the points a query selects (as [`Store::samples`] would return them) in one
+    /// transaction; returns how many were deleted. Series themselves are kept.
+    fn delete_samples(&self, query: &SampleQuery) -> Result<usize>;
     /// The distinct series matching a query's scope (metric and time range ignored).
     fn series(&self, query: &SampleQuery) -> Result<Vec<SeriesKey>>;
 

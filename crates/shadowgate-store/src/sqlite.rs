@@ -605,6 +605,28 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    fn delete_samples(&self, query: &SampleQuery) -> Result<usize> {
+        let (mut series_filter, mut args) = where_clause(&[
+            ("app", query.app.as_deref()),
+            ("env_id", query.env_id.as_deref()),
+            ("metric", query.metric.as_deref()),
+        ]);
+        let mut sql = if series_filter.is_empty() {
+            "DELETE FROM samples WHERE 1".to_string()
+        } else {
+            series_filter.insert_str(0, "SELECT id FROM series");
+            format!("DELETE FROM samples WHERE series_id IN ({series_filter})")
+        };
+        for (op, bound) in [(">=", query.from_ms), ("<", query.to_ms)] {
+            if let Some(b) = bound {
+                args.push(b.to_string());
+                sql.push_str(&format!(" AND ts_ms {op} CAST(?{} AS INTEGER)", args.len()));
+            }
+        }
+        let inner = self.lock();
+        inner.conn.execute(&sql, rusqlite::params_from_iter(args.iter())).map_err(q("delete samples"))
+    }
+
     fn series(&self, query: &SampleQuery) -> Result<Vec<SeriesKey>> {
         let inner = self.lock();
         let (sql, args) = where_clause(&[

@@ -139,6 +139,44 @@ fn applications_releases_runs_events() {
 }
 
 #[test]
+fn deleting_samples_by_age_keeps_newer_points_other_metrics_and_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("store.db")).unwrap();
+    let mut batch = Vec::new();
+    for ts in 0..10 {
+        batch.push(Sample { series: key("cpu"), ts_ms: ts * 1000, value: ts as f64 });
+        batch.push(Sample { series: key("cpu:1m_max"), ts_ms: ts * 1000, value: ts as f64 });
+    }
+    let mut other_app = key("cpu");
+    other_app.app = "billing".into();
+    batch.push(Sample { series: other_app, ts_ms: 0, value: 1.0 });
+    store.append_samples(&batch).unwrap();
+
+    let old_cpu = SampleQuery {
+        app: Some("inventory".into()),
+        metric: Some("cpu".into()),
+        to_ms: Some(4000),
+        ..Default::default()
+    };
+    assert_eq!(store.delete_samples(&old_cpu).unwrap(), 4);
+    assert_eq!(store.delete_samples(&old_cpu).unwrap(), 0, "deleting again finds nothing");
+    let cpu = store.samples(&SampleQuery { metric: Some("cpu".into()), ..Default::default() }).unwrap();
+    let times_of = |app: &str| cpu.iter().filter(|s| s.series.app == app).map(|s| s.ts_ms).collect::<Vec<_>>();
+    assert_eq!(times_of("inventory"), [4000, 5000, 6000, 7000, 8000, 9000]);
+    assert_eq!(times_of("billing"), [0], "another application's points stay");
+    let rollup = SampleQuery { metric: Some("cpu:1m_max".into()), ..Default::default() };
+    assert_eq!(store.samples(&rollup).unwrap().len(), 10);
+    assert_eq!(store.series(&SampleQuery::default()).unwrap().len(), 3, "series rows are kept");
+
+    // Deleting through one handle is durable and visible through another one.
+    let reopened = SqliteStore::open(&dir.path().join("store.db")).unwrap();
+    let everything_old = SampleQuery { to_ms: Some(6000), ..Default::default() };
+    assert_eq!(reopened.delete_samples(&everything_old).unwrap(), 2 + 6 + 1);
+    assert_eq!(store.samples(&SampleQuery::default()).unwrap().len(), 4 + 4);
+    store.integrity_check().unwrap();
+}
+
+#[test]
 fn samples_are_grouped_by_series_and_ranged() {
     let store = SqliteStore::in_memory().unwrap();
     let mut batch = Vec::new();
