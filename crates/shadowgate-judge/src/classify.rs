@@ -145,7 +145,8 @@ fn classify_continuous(
 ) -> Classification {
     let baseline = SortedSample::new(baseline);
     let candidate = SortedSample::new(candidate);
-    let min_samples = metric.min_samples();
+    // An empty arm is never enough, whatever an unvalidated configuration says.
+    let min_samples = metric.min_samples().max(1);
     if baseline.len() < min_samples || candidate.len() < min_samples {
         let detail = explain::too_few_samples(&baseline, &candidate, min_samples);
         return Classification::no_data(metric.no_data, label, &detail);

@@ -25,8 +25,15 @@
 //! - **Pure.** The crate does no I/O and reads neither the clock nor a random source, so a
 //!   verdict is a function of its inputs and can be recomputed from a stored report.
 //!
-//! The Monte-Carlo tests measure the judge's false-positive rate and power at the default
-//! settings; the crate's README-level numbers come from them.
+//! The caller's side of the contract is small: deserialize a [`JudgeConfig`] from `[judge]`
+//! and [`validate`] it; resolve each metric's [`source::MetricSource`] into a
+//! [`MetricInput`]; call [`judge`]; report the [`Verdict`] (it serializes to the JSON report)
+//! and exit with 0 exactly when [`Verdict::passes_gate`].
+//!
+//! At the default settings ([`default_metrics`], confidence 0.99, pass ≥ 90, marginal ≥ 70)
+//! the Monte-Carlo tests simulate `check`'s default run (3,000 heavy-tailed latencies, rare
+//! errors, and 30 autocorrelated CPU and memory samples per arm): identical releases pass in
+//! 99.9 % of 20,000 simulated checks, and a 10 % latency regression fails in 99.9 % of 5,000.
 
 mod classify;
 mod explain;

@@ -10,7 +10,7 @@
 //! only jumps at pairwise differences `candidate[i] − baseline[j]`, so each root is exactly
 //! one pairwise difference, and which one follows from the count of differences above it.
 //! [`shift_interval`] therefore computes the exact roots by selecting order statistics among
-//! the n·m differences without materialising them (see [`pairwise`]); its cost is
+//! the n·m differences without materialising them (module `pairwise`); its cost is
 //! O((n + m) log(n·m)). [`shift_interval_r_compatible`] reproduces R's root-finder step by
 //! step, tolerance included, for tying out against R's printed numbers; its results differ
 //! from the exact ones by less than R's tolerance.

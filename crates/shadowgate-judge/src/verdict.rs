@@ -82,6 +82,7 @@ pub enum Outcome {
 /// Why a metric got its outcome (a stable code for tools; the sentence is for people).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Reason {
     /// A significant change in a harmful direction, beyond the allowance.
     Regression,
