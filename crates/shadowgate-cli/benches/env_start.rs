@@ -28,8 +28,21 @@ fn main() {
     let home = tempfile::tempdir().unwrap();
     let mut cases: Vec<(&str, Vec<String>)> = vec![
         ("unshare (namespaces)", argv("unshare --net --mount --pid --uts --ipc --fork true")),
-        ("shadowgate env run --no-limits", vec![shadowgate.into(), "env".into(), "run".into(), "--no-limits".into(), "--".into(), "true".into()]),
-        ("shadowgate env run (with cgroup)", vec![shadowgate.into(), "env".into(), "run".into(), "--".into(), "true".into()]),
+        (
+            "shadowgate env run --no-limits",
+            vec![
+                shadowgate.into(),
+                "env".into(),
+                "run".into(),
+                "--no-limits".into(),
+                "--".into(),
+                "true".into(),
+            ],
+        ),
+        (
+            "shadowgate env run (with cgroup)",
+            vec![shadowgate.into(), "env".into(), "run".into(), "--".into(), "true".into()],
+        ),
     ];
     if Command::new("bwrap").arg("--version").output().is_ok() {
         cases.insert(1, ("bwrap (all namespaces)", argv("bwrap --unshare-all --die-with-parent --ro-bind / / --dev /dev --proc /proc true")));
@@ -40,7 +53,11 @@ fn main() {
     for _ in 0..RUNS {
         for (idx, (_, args)) in cases.iter().enumerate() {
             let started = Instant::now();
-            let status = Command::new(&args[0]).args(&args[1..]).env("SHADOWGATE_HOME", home.path()).status().unwrap();
+            let status = Command::new(&args[0])
+                .args(&args[1..])
+                .env("SHADOWGATE_HOME", home.path())
+                .status()
+                .unwrap();
             assert!(status.success(), "{args:?} failed: {status}");
             times[idx].push(started.elapsed().as_secs_f64() * 1000.0);
         }
@@ -53,20 +70,37 @@ fn main() {
     }
 
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/inventory");
-    let build = Command::new("./build.sh").arg("v1").current_dir(&example).stdout(Stdio::null()).status().unwrap();
+    let build = Command::new("./build.sh")
+        .arg("v1")
+        .current_dir(&example)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
     assert!(build.success(), "building the example failed");
     let full_manifest = example.join("shadowgate.toml");
     let text = std::fs::read_to_string(&full_manifest).unwrap();
     let no_install = example.join("shadowgate.bench-no-install.toml");
     let without: String = strip_install(&text);
     std::fs::write(&no_install, without).unwrap();
-    for (label, manifest, runs) in [("example v1 up to healthy (no seeding)", &no_install, RUNS), ("example v1 up to healthy (200k-order seeding)", &full_manifest, 5)] {
+    for (label, manifest, runs) in [
+        ("example v1 up to healthy (no seeding)", &no_install, RUNS),
+        ("example v1 up to healthy (200k-order seeding)", &full_manifest, 5),
+    ] {
         let mut t = Vec::new();
         let mut startup = Vec::new();
         for _ in 0..runs {
             let started = Instant::now();
             let out = Command::new(shadowgate)
-                .args(["env", "up", "--release", "v1", "--detach", "--no-build", "--json", "--manifest"])
+                .args([
+                    "env",
+                    "up",
+                    "--release",
+                    "v1",
+                    "--detach",
+                    "--no-build",
+                    "--json",
+                    "--manifest",
+                ])
                 .arg(manifest)
                 .env("SHADOWGATE_HOME", home.path())
                 .output()
@@ -76,10 +110,18 @@ fn main() {
             let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
             startup.push(v["startup_ms"].as_f64().unwrap());
             let id = v["id"].as_str().unwrap().to_string();
-            let down = Command::new(shadowgate).args(["env", "down", &id]).env("SHADOWGATE_HOME", home.path()).output().unwrap();
+            let down = Command::new(shadowgate)
+                .args(["env", "down", &id])
+                .env("SHADOWGATE_HOME", home.path())
+                .output()
+                .unwrap();
             assert!(down.status.success());
         }
-        println!("  {label:<46} {:>8.1} ms (median of {runs}; supervisor-measured {:.1} ms)", median(&t), median(&startup));
+        println!(
+            "  {label:<46} {:>8.1} ms (median of {runs}; supervisor-measured {:.1} ms)",
+            median(&t),
+            median(&startup)
+        );
     }
     let _ = std::fs::remove_file(no_install);
     let _: PathBuf = home.path().to_path_buf();

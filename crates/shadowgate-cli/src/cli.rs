@@ -33,6 +33,12 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the baseline and the candidate side by side under load and judge them.
+    ///
+    /// Both releases start in isolated environments with the same limits and data, receive the
+    /// same deterministic requests at the same instants, and are compared metric by metric.
+    /// Exit code 0: safe to ship; 1: the candidate regressed; 2: the check could not run.
+    Check(CheckArgs),
     /// Check a manifest (shadowgate.toml) and explain every problem.
     Validate(ValidateArgs),
     /// Show which isolation features work on this machine.
@@ -157,4 +163,45 @@ pub struct EnvDiffArgs {
     pub id: String,
     #[command(flatten)]
     pub out: JsonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArg,
+    /// The release in production today.
+    #[arg(long, short)]
+    pub baseline: String,
+    /// The release to judge.
+    #[arg(long, short)]
+    pub candidate: String,
+    /// Judged duration (after the warm-up); overrides `[traffic] duration`.
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// Warm-up before the judged part; overrides `[traffic] warmup`.
+    #[arg(long, value_name = "DURATION")]
+    pub warmup: Option<String>,
+    /// Requests per second sent to each release; overrides `[traffic] rate`.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Seed of the request sequence; overrides `[traffic] seed`.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Write report.json, report.junit.xml and report.html into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// What a marginal verdict means for the exit code; overrides `[judge] on_marginal`.
+    #[arg(long, value_parser = ["pass", "fail"])]
+    pub marginal: Option<String>,
+    /// How often resource usage is sampled.
+    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    pub sample_interval: String,
+    /// Skip the releases' build commands.
+    #[arg(long)]
+    pub no_build: bool,
+    /// Run even where an isolation feature is missing, without it (each one is reported).
+    #[arg(long)]
+    pub allow_degraded: bool,
+    #[command(flatten)]
+    pub out_format: JsonArgs,
 }

@@ -4,6 +4,7 @@
 //! opens the store and wires the library crates together. Exit codes are part of the interface:
 //! 0 pass, 1 fail (an unsafe release is a verdict, not an error), 2 error.
 
+mod check;
 mod cli;
 mod cmd;
 mod context;

@@ -79,6 +79,22 @@ impl KeyPath {
         self.0.push(Segment::Index(idx));
         self
     }
+
+    /// Appends a relative path written as `a.b[2].c` (as section validators report them).
+    pub fn parse_under(mut self, relative: &str) -> Self {
+        for part in relative.split('.').filter(|p| !p.is_empty()) {
+            let (key, rest) = part.split_once('[').unwrap_or((part, ""));
+            if !key.is_empty() {
+                self.0.push(Segment::Key(key.trim_matches('"').to_string()));
+            }
+            for idx in rest.split('[') {
+                if let Ok(i) = idx.trim_end_matches(']').parse() {
+                    self.0.push(Segment::Index(i));
+                }
+            }
+        }
+        self
+    }
 }
 
 impl fmt::Display for KeyPath {

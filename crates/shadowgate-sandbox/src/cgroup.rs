@@ -189,6 +189,11 @@ pub struct Stats {
     pub cpu_throttled_periods: u64,
     pub cpu_throttled_ns: u64,
     pub memory_bytes: u64,
+    /// Memory the environment itself holds: anonymous memory plus tmpfs/shared memory (its
+    /// writable layer lives on tmpfs). Unlike `memory_bytes` it leaves out file page cache,
+    /// which is shared between environments and charged to whichever touched a file first, so
+    /// two environments running the same release report the same working memory.
+    pub memory_working_bytes: u64,
     /// High-water mark, when the kernel reports one.
     pub memory_peak_bytes: Option<u64>,
     pub oom_kills: u64,
@@ -419,6 +424,11 @@ impl Cgroup {
             s.oom_kills = read(Controller::Memory, "memory.oom_control")
                 .map(|t| keyed(&t).get("oom_kill").copied().unwrap_or(0))
                 .unwrap_or(0);
+            if let Some(text) = read(Controller::Memory, "memory.stat") {
+                let kv = keyed(&text);
+                s.memory_working_bytes = kv.get("total_rss").copied().unwrap_or(0)
+                    + kv.get("total_shmem").copied().unwrap_or(0);
+            }
             if let Some(text) = read(Controller::Io, "blkio.throttle.io_service_bytes_recursive") {
                 for line in text.lines() {
                     let parts: Vec<&str> = line.split_whitespace().collect();
@@ -450,6 +460,11 @@ impl Cgroup {
             s.oom_kills = read(Controller::Memory, "memory.events")
                 .map(|t| keyed(&t).get("oom_kill").copied().unwrap_or(0))
                 .unwrap_or(0);
+            if let Some(text) = read(Controller::Memory, "memory.stat") {
+                let kv = keyed(&text);
+                s.memory_working_bytes =
+                    kv.get("anon").copied().unwrap_or(0) + kv.get("shmem").copied().unwrap_or(0);
+            }
             if let Some(text) = read(Controller::Io, "io.stat") {
                 for line in text.lines() {
                     for field in line.split_whitespace().skip(1) {
@@ -591,6 +606,7 @@ mod tests {
         fs::write(leaf.join("cpu.stat"), "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\nnr_periods 40\nnr_throttled 10\nthrottled_usec 750000\n").unwrap();
         fs::write(leaf.join("memory.current"), "1048576\n").unwrap();
         fs::write(leaf.join("memory.peak"), "4194304\n").unwrap();
+        fs::write(leaf.join("memory.stat"), "anon 524288\nfile 262144\nshmem 131072\n").unwrap();
         fs::write(leaf.join("memory.events"), "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n").unwrap();
         fs::write(
             leaf.join("io.stat"),
@@ -634,6 +650,7 @@ mod tests {
             (40, 10, 750_000_000)
         );
         assert_eq!((stats.memory_bytes, stats.memory_peak_bytes), (1 << 20, Some(4 << 20)));
+        assert_eq!(stats.memory_working_bytes, 524288 + 131072);
         assert_eq!(stats.oom_kills, 1);
         assert_eq!((stats.io_read_bytes, stats.io_write_bytes, stats.pids), (4096, 8192, 7));
     }

@@ -832,7 +832,16 @@ impl Sampler {
             labels: BTreeMap::new(),
         };
         let mut samples = vec![
-            Sample { series: key("resource.memory"), ts_ms: ts, value: stats.memory_bytes as f64 },
+            Sample {
+                series: key("resource.memory"),
+                ts_ms: ts,
+                value: stats.memory_working_bytes as f64,
+            },
+            Sample {
+                series: key("resource.memory_usage"),
+                ts_ms: ts,
+                value: stats.memory_bytes as f64,
+            },
             Sample { series: key("resource.memory_peak"), ts_ms: ts, value: self.peak as f64 },
             Sample { series: key("resource.oom_kills"), ts_ms: ts, value: stats.oom_kills as f64 },
             Sample {

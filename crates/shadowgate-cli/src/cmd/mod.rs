@@ -1,7 +1,7 @@
 //! One module per subcommand.
 
 mod doctor;
-mod env;
+pub(crate) mod env;
 mod validate;
 
 use anyhow::Result;
@@ -11,6 +11,7 @@ use crate::cli::{Cli, Command};
 /// Runs a parsed command line and returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
+        Command::Check(args) => crate::check::run(&cli.global, &args),
         Command::Validate(args) => validate::run(&args),
         Command::Doctor(args) => doctor::run(&args),
         Command::Env(cmd) => env::run(&cli.global, cmd),

@@ -29,15 +29,15 @@ pub struct Manifest {
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
 
-    // ---- Sections that later versions of shadowgate fill in. ----
+    // ---- Sections that later versions of shadowgate fill in (after `traffic` and `judge`). ----
     // They are parsed as "reserved" so that a manifest written for a newer shadowgate gets a
     // clear message instead of an "unknown key" error.
-    /// `[traffic]`: the request mix for load and replay.
+    /// `[traffic]`: the load `check` applies (rate, duration, request mix).
     #[serde(default)]
-    pub traffic: Reserved,
+    pub traffic: Option<crate::traffic::Traffic>,
     /// `[judge]`: which metrics decide a verdict, and how.
     #[serde(default)]
-    pub judge: Reserved,
+    pub judge: Option<shadowgate_judge::JudgeConfig>,
     /// `[dependencies.NAME]`: services started beside the application.
     #[serde(default)]
     pub dependencies: Reserved,

@@ -246,9 +246,21 @@ pub(crate) fn validate(m: &Manifest) -> Vec<Problem> {
         }
     }
 
+    if let Some(traffic) = &m.traffic {
+        for (path, message, help) in crate::traffic::validate(traffic) {
+            problem(KeyPath::parse_under(root.clone().key("traffic"), &path), message, help);
+        }
+    }
+    if let Some(judge) = &m.judge {
+        for p in shadowgate_judge::validate(judge) {
+            problem(
+                KeyPath::parse_under(root.clone().key("judge"), &p.path),
+                p.message,
+                Some(p.help),
+            );
+        }
+    }
     for (section, present) in [
-        ("traffic", m.traffic.is_present()),
-        ("judge", m.judge.is_present()),
         ("dependencies", m.dependencies.is_present()),
         ("data", m.data.is_present()),
         ("scenarios", m.scenarios.is_present()),

@@ -1,0 +1,587 @@
+//! `shadowgate check`: baseline and candidate side by side under the same load, judged.
+//!
+//! The phases, each visible on the terminal:
+//! 1. build both releases (their `build` commands);
+//! 2. start both environments at the same time, with the same limits and the same install steps;
+//! 3. send one deterministic request plan to both, interleaved, reaching each application
+//!    through a socket created inside its network namespace (no forwarding hop);
+//! 4. stop both, read their resource samples and events from the store;
+//! 5. judge, store the run, write the reports, print the verdict.
+
+mod collect;
+
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+use shadowgate_core::{
+    env::{EnvId, Role},
+    traffic::{Phase, Plan, Traffic},
+    units::HumanDuration,
+};
+use shadowgate_judge::{JudgeConfig, Verdict, config::MarginalPolicy};
+use shadowgate_load::{Connector, LoadConfig, RunReport, Target};
+use shadowgate_sandbox::{EnvHandle, Progress};
+use shadowgate_store::{EventQuery, Run, RunStatus, SampleQuery, SqliteStore, Store};
+
+use crate::{
+    EXIT_FAIL, EXIT_PASS,
+    cli::{CheckArgs, Global},
+    cmd::env::{EnvOptions, env_spec},
+    context::{self, Loaded},
+    output,
+};
+
+pub use collect::{ArmData, Window};
+
+/// The interval of per-interval latency metrics and plots.
+const INTERVAL: Duration = Duration::from_secs(1);
+
+/// A setting of the run and where its value came from.
+#[derive(Clone, Debug)]
+pub struct Setting {
+    pub name: &'static str,
+    pub value: String,
+    pub source: &'static str,
+}
+
+/// Everything a finished check knows.
+pub struct Outcome {
+    pub run_id: String,
+    pub app: String,
+    pub baseline: (String, String),
+    pub candidate: (String, String),
+    pub started_ms: i64,
+    pub wall: Duration,
+    pub settings: Vec<Setting>,
+    pub verdict: Verdict,
+    pub load: RunReport,
+    pub arms: [ArmData; 2],
+    pub warmup: Duration,
+    pub exit_code: u8,
+}
+
+pub fn run(global: &Global, args: &CheckArgs) -> Result<u8> {
+    let started = Instant::now();
+    let ui = Ui::new(args.out_format.json);
+    let loaded = context::load_manifest(&args.manifest.manifest)?;
+    let (traffic, seed, mut settings) = traffic_settings(&loaded, args)?;
+    let plan = Plan::new(&traffic, seed).map_err(|e| anyhow::anyhow!("[traffic]: {e}"))?;
+    let mut judge = loaded.manifest.judge.clone().unwrap_or_default();
+    if judge.metrics.is_empty() {
+        judge.metrics = shadowgate_judge::default_metrics();
+    }
+    if let Some(m) = &args.marginal {
+        judge.on_marginal = if m == "pass" { MarginalPolicy::Pass } else { MarginalPolicy::Fail };
+        settings.push(Setting { name: "on_marginal", value: m.clone(), source: "flag" });
+    }
+    let sample_interval = args
+        .sample_interval
+        .parse::<HumanDuration>()
+        .map_err(|e| anyhow::anyhow!("--sample-interval: {e}"))?
+        .0;
+
+    let store = Arc::new(context::open_store(global)?);
+    let run_id = format!("run-{}", EnvId::from_entropy(context::entropy()));
+    let app = loaded.manifest.app.name.clone();
+
+    // 1. Build.
+    let step = ui.step(&format!("building {} and {}", args.baseline, args.candidate));
+    let build_log = context::home().join("logs").join(&run_id).join("build.log");
+    let paths: Vec<PathBuf> = [&args.baseline, &args.candidate]
+        .into_iter()
+        .map(|r| {
+            let p = loaded.resolve_release(r, !args.no_build, &build_log)?;
+            context::record_release(store.as_ref(), &loaded, r, &p)?;
+            Ok(p)
+        })
+        .collect::<Result<_>>()?;
+    step.done(&format!("built {} and {}", args.baseline, args.candidate));
+
+    let mut run = Run {
+        id: run_id.clone(),
+        app: app.clone(),
+        kind: "check".into(),
+        baseline: args.baseline.clone(),
+        candidate: args.candidate.clone(),
+        status: RunStatus::Running,
+        score: None,
+        started_ms: context::now_ms(),
+        finished_ms: None,
+        config: json!({
+            "settings": settings.iter().map(|s| json!({"name": s.name, "value": s.value, "source": s.source})).collect::<Vec<_>>(),
+            "judge": judge,
+        }),
+        result: None,
+    };
+    store.insert_run(&run)?;
+
+    let result = (|| -> Result<Outcome> {
+        // 2. Environments.
+        let step = ui.step("starting baseline and candidate environments");
+        let handles =
+            start_pair(global, &loaded, &run_id, args, &paths, sample_interval, &store, &step)?;
+        let ids = (handles[0].id.clone(), handles[1].id.clone());
+        step.done(&format!(
+            "environments up: baseline {} ({:.1} s), candidate {} ({:.1} s)",
+            ids.0,
+            handles[0].startup_ms as f64 / 1000.0,
+            ids.1,
+            handles[1].startup_ms as f64 / 1000.0
+        ));
+
+        // 3. Load.
+        let load_started_ms = context::now_ms();
+        let load = run_load(&plan, &traffic, &handles, &ui);
+        // Let the supervisors take one more sample covering the end of the load.
+        std::thread::sleep(sample_interval + Duration::from_millis(100));
+        let load_ended_ms = context::now_ms();
+
+        // 4. Stop and collect.
+        let step = ui.step("stopping environments");
+        let stopped = stop_pair(handles);
+        let load = load?;
+        stopped?;
+        step.done("environments stopped and removed");
+        let arms = [
+            arm_data(store.as_ref(), &ids.0, load_started_ms, load_ended_ms, &load, 0)?,
+            arm_data(store.as_ref(), &ids.1, load_started_ms, load_ended_ms, &load, 1)?,
+        ];
+
+        // 5. Judge.
+        let window = Window {
+            start_ms: plan.warmup().as_millis() as i64,
+            end_ms: load.elapsed.as_millis() as i64,
+        };
+        let inputs = collect::metric_inputs(&judge.metrics, &arms[0], &arms[1], window, INTERVAL);
+        let verdict = shadowgate_judge::judge(&judge, &inputs);
+        let exit_code = if verdict.passes_gate { EXIT_PASS } else { EXIT_FAIL };
+        Ok(Outcome {
+            run_id: run_id.clone(),
+            app: app.clone(),
+            baseline: (args.baseline.clone(), ids.0),
+            candidate: (args.candidate.clone(), ids.1),
+            started_ms: run.started_ms,
+            wall: started.elapsed(),
+            settings: settings.clone(),
+            verdict,
+            load,
+            arms,
+            warmup: plan.warmup(),
+            exit_code,
+        })
+    })();
+
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => {
+            run.status = RunStatus::Errored;
+            run.finished_ms = Some(context::now_ms());
+            run.result = Some(json!({"error": format!("{e:#}")}));
+            let _ = store.update_run(&run);
+            return Err(e);
+        }
+    };
+    let document = report_document(&outcome);
+    run.status = match outcome.verdict.decision {
+        shadowgate_judge::verdict::Decision::Pass => RunStatus::Passed,
+        shadowgate_judge::verdict::Decision::Marginal => RunStatus::Marginal,
+        shadowgate_judge::verdict::Decision::Fail => RunStatus::Failed,
+    };
+    run.score = outcome.verdict.score;
+    run.finished_ms = Some(context::now_ms());
+    run.result = Some(document.clone());
+    store.update_run(&run)?;
+
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        let path = dir.join("report.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&document)?)
+            .with_context(|| format!("write {}", path.display()))?;
+    }
+    if args.out_format.json {
+        output::json(&document);
+    } else {
+        print_summary(&outcome, args.out.as_ref());
+    }
+    Ok(outcome.exit_code)
+}
+
+/// The traffic of this run: the manifest's `[traffic]` (or the default) with the flags applied.
+fn traffic_settings(loaded: &Loaded, args: &CheckArgs) -> Result<(Traffic, u64, Vec<Setting>)> {
+    let from_manifest = loaded.manifest.traffic.is_some();
+    let mut traffic = loaded.manifest.traffic.clone().unwrap_or_default();
+    let base = if from_manifest { "manifest" } else { "default" };
+    let mut sources = [base; 4];
+    if let Some(d) = &args.duration {
+        traffic.duration = d.parse().map_err(|e| anyhow::anyhow!("--duration: {e}"))?;
+        sources[0] = "flag";
+    }
+    if let Some(w) = &args.warmup {
+        traffic.warmup = w.parse().map_err(|e| anyhow::anyhow!("--warmup: {e}"))?;
+        sources[1] = "flag";
+    }
+    if let Some(r) = args.rate {
+        if !(r.is_finite() && r > 0.0) {
+            bail!("--rate: {r} is not a positive number of requests per second");
+        }
+        traffic.rate = r;
+        sources[2] = "flag";
+    }
+    let seed = args.seed.unwrap_or(traffic.seed);
+    if args.seed.is_some() {
+        sources[3] = "flag";
+    }
+    let m = &loaded.manifest.resources;
+    let settings = vec![
+        Setting { name: "duration", value: traffic.duration.to_string(), source: sources[0] },
+        Setting { name: "warmup", value: traffic.warmup.to_string(), source: sources[1] },
+        Setting { name: "rate", value: format!("{}/s", traffic.rate), source: sources[2] },
+        Setting { name: "seed", value: seed.to_string(), source: sources[3] },
+        Setting {
+            name: "arrival",
+            value: format!("{:?}", traffic.arrival).to_lowercase(),
+            source: base,
+        },
+        Setting { name: "connections", value: traffic.max_connections.to_string(), source: base },
+        Setting { name: "cpu", value: format!("{} cores", m.cpu), source: "manifest" },
+        Setting { name: "memory", value: m.memory.to_string(), source: "manifest" },
+        Setting { name: "pids", value: m.pids.to_string(), source: "manifest" },
+        Setting { name: "disk", value: m.disk.to_string(), source: "manifest" },
+    ];
+    Ok((traffic, seed, settings))
+}
+
+/// Starts both environments at once; if either fails, the other is stopped.
+#[allow(clippy::too_many_arguments)]
+fn start_pair(
+    global: &Global,
+    loaded: &Loaded,
+    run_id: &str,
+    args: &CheckArgs,
+    paths: &[PathBuf],
+    sample_interval: Duration,
+    store: &Arc<SqliteStore>,
+    step: &Step,
+) -> Result<[EnvHandle; 2]> {
+    let backend = context::backend()?;
+    let specs: Vec<_> = [
+        (Role::Baseline, &args.baseline, &paths[0]),
+        (Role::Candidate, &args.candidate, &paths[1]),
+    ]
+    .into_iter()
+    .map(|(role, release, path)| {
+        let opts = EnvOptions {
+            role,
+            run_id: Some(run_id.to_string()),
+            host_port: 0,
+            sample_interval,
+            allow_degraded: args.allow_degraded,
+            watch_starter: true,
+        };
+        env_spec(
+            global,
+            loaded,
+            &EnvId::from_entropy(context::entropy()),
+            release,
+            path.clone(),
+            &opts,
+        )
+    })
+    .collect();
+    let results: Vec<Result<EnvHandle>> = std::thread::scope(|s| {
+        let threads: Vec<_> = specs
+            .iter()
+            .zip(["baseline", "candidate"])
+            .map(|(spec, role)| {
+                let backend = backend.clone();
+                let store = store.clone();
+                let step = step.clone();
+                s.spawn(move || {
+                    backend
+                        .up(store.as_ref(), spec, |p| {
+                            step.note(&format!(
+                                "{role}: {}",
+                                match p {
+                                    Progress::Installing => "installing",
+                                    Progress::Starting => "waiting for health",
+                                    Progress::Running => "running",
+                                }
+                            ))
+                        })
+                        .map_err(|e| {
+                            anyhow::anyhow!(
+                                "{role} environment: {e}\n  logs: {}",
+                                spec.log_dir.display()
+                            )
+                        })
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a start thread panicked"))))
+            .collect()
+    });
+    let mut handles = Vec::new();
+    let mut error = None;
+    for r in results {
+        match r {
+            Ok(h) => handles.push(h),
+            Err(e) => error = Some(e),
+        }
+    }
+    if let Some(e) = error {
+        for h in handles {
+            let _ = h.stop();
+        }
+        return Err(e);
+    }
+    let mut it = handles.into_iter();
+    match (it.next(), it.next()) {
+        (Some(a), Some(b)) => Ok([a, b]),
+        _ => bail!("an environment did not start"),
+    }
+}
+
+fn stop_pair(handles: [EnvHandle; 2]) -> Result<()> {
+    let results: Vec<Result<(), String>> = std::thread::scope(|s| {
+        let threads: Vec<_> = handles.into_iter().map(|h| s.spawn(move || h.stop())).collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|_| Err("a stop thread panicked".into())))
+            .collect()
+    });
+    for r in results {
+        r.map_err(|e| anyhow::anyhow!(e))?;
+    }
+    Ok(())
+}
+
+/// Sends the plan to both environments, through sockets created inside their namespaces.
+fn run_load(
+    plan: &Plan,
+    traffic: &Traffic,
+    handles: &[EnvHandle; 2],
+    ui: &Ui,
+) -> Result<RunReport> {
+    let mut targets = Vec::new();
+    for (h, name) in handles.iter().zip(["baseline", "candidate"]) {
+        let sockets =
+            h.sockets().map_err(|e| anyhow::anyhow!("reach the {name} environment: {e}"))?;
+        let addr = h.inner_addr();
+        let connector = Connector::new(move || {
+            let sockets = sockets.clone();
+            async move { sockets.connect(addr).await }
+        });
+        targets.push(Target::new(name, addr).with_connector(connector));
+    }
+    let config = LoadConfig::from_traffic(traffic);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    let bar = ui.load_bar(plan);
+    let report = runtime.block_on(async {
+        let cancel = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        shadowgate_load::run_open_model(plan, &targets, &config, |p| bar.update(p), cancel).await
+    });
+    bar.finish();
+    let report = report.context("run the load")?;
+    if report.cancelled {
+        bail!("interrupted: the load was cancelled before the plan ended");
+    }
+    Ok(report)
+}
+
+/// Reads one arm's resource samples and events from the store, relative to the load start.
+fn arm_data(
+    store: &dyn Store,
+    env_id: &str,
+    start_ms: i64,
+    end_ms: i64,
+    load: &RunReport,
+    target: usize,
+) -> Result<ArmData> {
+    let series = |metric: &str| -> Result<Vec<(i64, f64)>> {
+        Ok(store
+            .samples(&SampleQuery {
+                env_id: Some(env_id.into()),
+                metric: Some(metric.into()),
+                from_ms: Some(start_ms),
+                to_ms: Some(end_ms + 1),
+                ..Default::default()
+            })?
+            .into_iter()
+            .map(|s| (s.ts_ms - start_ms, s.value))
+            .collect())
+    };
+    let events = store.events(&EventQuery { env_id: Some(env_id.into()), ..Default::default() })?;
+    let at = |kind: &str| -> Vec<i64> {
+        events
+            .iter()
+            .filter(|e| e.kind == kind && e.at_ms >= start_ms)
+            .map(|e| e.at_ms - start_ms)
+            .collect()
+    };
+    Ok(ArmData {
+        records: load.targets.get(target).map(|t| t.records.clone()).unwrap_or_default(),
+        cpu: series("resource.cpu")?,
+        memory: series("resource.memory")?,
+        oom_kills: at("oom_kill"),
+        restarts: at("restarted"),
+        prometheus: Default::default(),
+        prometheus_error: None,
+    })
+}
+
+/// The run's document: stored with the run and written as report.json.
+fn report_document(o: &Outcome) -> serde_json::Value {
+    json!({
+        "schema": "shadowgate.check/v1",
+        "run_id": o.run_id,
+        "app": o.app,
+        "started_ms": o.started_ms,
+        "wall_ms": o.wall.as_millis() as u64,
+        "baseline": {"release": o.baseline.0, "env_id": o.baseline.1},
+        "candidate": {"release": o.candidate.0, "env_id": o.candidate.1},
+        "settings": o.settings.iter().map(|s| json!({"name": s.name, "value": s.value, "source": s.source})).collect::<Vec<_>>(),
+        "verdict": o.verdict,
+        "exit_code": o.exit_code,
+        "load": o.load.summaries(Phase::Measured),
+    })
+}
+
+fn print_summary(o: &Outcome, out: Option<&PathBuf>) {
+    let v = &o.verdict;
+    let decision = match v.decision {
+        shadowgate_judge::verdict::Decision::Pass => output::green("PASS"),
+        shadowgate_judge::verdict::Decision::Marginal => output::yellow("MARGINAL"),
+        shadowgate_judge::verdict::Decision::Fail => output::red("FAIL"),
+    };
+    println!();
+    let rows: Vec<Vec<String>> = v
+        .metrics
+        .iter()
+        .map(|m| {
+            let outcome = format!("{:?}", m.outcome).to_lowercase();
+            let painted = match m.outcome {
+                shadowgate_judge::verdict::Outcome::Pass => output::green(&outcome),
+                shadowgate_judge::verdict::Outcome::Fail
+                | shadowgate_judge::verdict::Outcome::Error => output::red(&outcome),
+                _ => output::yellow(&outcome),
+            };
+            vec![m.name.clone(), m.group.clone(), painted, m.explanation.clone()]
+        })
+        .collect();
+    output::table(&["METRIC", "GROUP", "RESULT", "WHY"], &rows);
+    println!();
+    println!(
+        "{} {} {} → {}: {}{}",
+        output::bold("verdict"),
+        decision,
+        o.baseline.0,
+        o.candidate.0,
+        v.summary,
+        v.score.map(|s| format!(" (score {s:.0})")).unwrap_or_default()
+    );
+    println!("run {} in {:.1} s", o.run_id, o.wall.as_secs_f64());
+    if let Some(dir) = out {
+        println!("reports in {}", dir.display());
+    }
+}
+
+/// Terminal progress for the phases of a check: spinners and a request bar on stderr when it
+/// is a terminal; one plain line per phase otherwise (unless quiet or JSON output).
+struct Ui {
+    plain: bool,
+}
+
+#[derive(Clone)]
+struct Step {
+    bar: indicatif::ProgressBar,
+    plain: bool,
+    started: Instant,
+}
+
+impl Ui {
+    fn new(json: bool) -> Ui {
+        Ui { plain: json || output::quiet() }
+    }
+
+    fn step(&self, message: &str) -> Step {
+        let bar = output::spinner(message);
+        if !self.plain && bar.is_hidden() {
+            eprintln!("{message} ...");
+        }
+        Step { bar, plain: self.plain, started: Instant::now() }
+    }
+
+    fn load_bar(&self, plan: &Plan) -> LoadBar {
+        let bar = if self.plain || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            if !self.plain {
+                eprintln!(
+                    "sending {} requests to each release over {:.0} s ...",
+                    plan.expected_requests(),
+                    plan.total_duration().as_secs_f64()
+                );
+            }
+            indicatif::ProgressBar::hidden()
+        } else {
+            let bar = indicatif::ProgressBar::new(plan.total_duration().as_millis() as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} load [{bar:30}] {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar
+        };
+        LoadBar { bar, warmup_ms: plan.warmup().as_millis() as u64 }
+    }
+}
+
+impl Step {
+    fn note(&self, message: &str) {
+        self.bar.set_message(message.to_string());
+    }
+
+    fn done(&self, message: &str) {
+        self.bar.finish_and_clear();
+        if !self.plain {
+            eprintln!(
+                "{} {message} {}",
+                output::green("✓"),
+                output::dim(&format!("({:.1} s)", self.started.elapsed().as_secs_f64()))
+            );
+        }
+    }
+}
+
+struct LoadBar {
+    bar: indicatif::ProgressBar,
+    warmup_ms: u64,
+}
+
+impl LoadBar {
+    fn update(&self, p: &shadowgate_load::Progress) {
+        let ms = p.elapsed.as_millis() as u64;
+        self.bar.set_position(ms);
+        let phase = if ms < self.warmup_ms { "warm-up" } else { "judged" };
+        self.bar.set_message(format!(
+            "{phase} {:.0} s, {} sent, {} failed",
+            p.elapsed.as_secs_f64(),
+            p.issued,
+            p.failed
+        ));
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
