@@ -171,137 +171,50 @@ pub(crate) async fn run_connection(
 }
 
 /// Copies `source` to `destination` through `schedule` until the source ends or a toxic ends
-/// the connection. While no toxic acts on the direction, bytes move through a kernel pipe
-/// without being copied into the proxy (see [`SplicePipe`]).
+/// the connection.
 async fn run_direction(
     source: &TcpStream,
     destination: &TcpStream,
     stream: Stream,
     mut chains: watch::Receiver<Arc<ToxicChains>>,
-    mut schedule: DirectionSchedule,
+    schedule: DirectionSchedule,
     epoch: Instant,
 ) -> DirectionEnd {
-    let now = || epoch.elapsed();
+    let mut direction = Direction {
+        source,
+        destination,
+        schedule,
+        epoch,
+        read_buffer: BytesMut::new(),
+        pending: None,
+        pipe: None,
+        splice_unavailable: false,
+        source_open: true,
+    };
     let initial = Arc::clone(&chains.borrow_and_update());
-    schedule.sync(now(), initial.for_stream(stream));
-
+    direction.schedule.sync(direction.now(), initial.for_stream(stream));
     let mut timer = PreciseTimer::default();
-    let mut read_buffer = BytesMut::new();
-    let mut pending: Option<Bytes> = None;
-    let mut pipe: Option<SplicePipe> = None;
-    let mut splice_unavailable = false;
-    let mut source_open = true;
     let mut chains_open = true;
     loop {
-        // Write what is due, oldest first: the pipe's bytes were read before anything the
-        // schedule holds.
-        let mut write_blocked = false;
-        if let Some(pipe) = pipe.as_mut() {
-            while pipe.held() > 0 {
-                match destination.try_io(Interest::WRITABLE, || pipe.drain_into(destination)) {
-                    Ok(_) => {}
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                        write_blocked = true;
-                        break;
-                    }
-                    Err(_) => return DirectionEnd::Terminate(Termination::Close),
-                }
-            }
-        }
-        if !write_blocked {
-            schedule.advance(now());
-            loop {
-                if let Some(data) = &mut pending {
-                    match destination.try_write(data) {
-                        Ok(written) => {
-                            data.advance(written);
-                            if data.is_empty() {
-                                pending = None;
-                            }
-                            continue;
-                        }
-                        Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                            write_blocked = true;
-                            break;
-                        }
-                        Err(_) => return DirectionEnd::Terminate(Termination::Close),
-                    }
-                }
-                match schedule.pop_ready() {
-                    None => break,
-                    Some(StreamEvent::Data(data)) => pending = Some(data),
-                    Some(StreamEvent::Eof) => {
-                        // The peer may already be gone; the other direction will notice.
-                        let _ = SockRef::from(destination).shutdown(Shutdown::Write);
-                        return DirectionEnd::Finished;
-                    }
-                    Some(StreamEvent::Close) => return DirectionEnd::Terminate(Termination::Close),
-                    Some(StreamEvent::Reset) => return DirectionEnd::Terminate(Termination::Reset),
-                }
-            }
-        }
-
-        let in_pipe = pipe.as_ref().map_or(0, SplicePipe::held);
-        let held = schedule.buffered_bytes() + pending.as_ref().map_or(0, Bytes::len) + in_pipe;
-        // Without toxics, read only once the last read is written, like a plain copy; with
-        // toxics, read ahead so that their timing does not depend on the source's pace.
-        let idle = schedule.is_idle();
-        let can_read = source_open && if idle { held == 0 } else { held < MAX_BUFFERED };
-        if can_read && idle && pipe.is_none() && !splice_unavailable {
-            match SplicePipe::new() {
-                Ok(created) => pipe = Some(created),
-                Err(_) => splice_unavailable = true,
-            }
-        }
-        let use_splice = can_read && idle && !splice_unavailable;
-        let deadline = schedule.next_deadline();
+        let write_blocked = match direction.flush() {
+            Ok(flushed) => flushed == Flushed::Blocked,
+            Err(end) => return end,
+        };
+        let read_mode = direction.read_mode();
+        let deadline = direction.schedule.next_deadline();
         let wake_at = deadline.map_or_else(Instant::now, |at| epoch + at);
         tokio::select! {
             changed = chains.changed(), if chains_open => match changed {
                 Ok(()) => {
                     let latest = Arc::clone(&chains.borrow_and_update());
-                    schedule.sync(now(), latest.for_stream(stream));
+                    direction.schedule.sync(direction.now(), latest.for_stream(stream));
                 }
                 // The proxy was deleted; its session cuts this connection.
                 Err(_) => chains_open = false,
             },
-            readiness = source.readable(), if can_read => {
-                let read = match (readiness, pipe.as_mut()) {
-                    (Err(error), _) => Err(error),
-                    (Ok(()), Some(pipe)) if use_splice => {
-                        match source.try_io(Interest::READABLE, || pipe.fill_from(source)) {
-                            Ok(0) => Err(io::ErrorKind::UnexpectedEof.into()),
-                            Ok(_) => Ok(()),
-                            Err(error) => Err(error),
-                        }
-                    }
-                    (Ok(()), _) => {
-                        read_buffer.reserve(READ_CHUNK);
-                        match source.try_read_buf(&mut read_buffer) {
-                            Ok(0) => Err(io::ErrorKind::UnexpectedEof.into()),
-                            Ok(_) => {
-                                let data = read_buffer.split().freeze();
-                                schedule.push(now(), StreamEvent::Data(data));
-                                Ok(())
-                            }
-                            Err(error) => Err(error),
-                        }
-                    }
-                };
-                match read {
-                    Ok(()) => {}
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                    // Kernels without splice for this socket pair: copy through user space.
-                    Err(error) if use_splice && error.raw_os_error() == Some(Errno::EINVAL as i32) => {
-                        splice_unavailable = true;
-                    }
-                    // The end of the source, or a reset or failed source, which ends its stream
-                    // like an orderly close would.
-                    Err(_) => {
-                        source_open = false;
-                        schedule.push(now(), StreamEvent::Eof);
-                    }
-                }
+            readiness = source.readable(), if read_mode != ReadMode::Wait => match readiness {
+                Ok(()) => direction.read(read_mode),
+                Err(_) => direction.end_source(),
             },
             readiness = destination.writable(), if write_blocked => {
                 if readiness.is_err() {
@@ -313,5 +226,159 @@ async fn run_direction(
             // proxy is gone): end the connection rather than wait forever.
             else => return DirectionEnd::Terminate(Termination::Close),
         }
+    }
+}
+
+/// The state of one direction between its source and destination sockets.
+struct Direction<'a> {
+    source: &'a TcpStream,
+    destination: &'a TcpStream,
+    schedule: DirectionSchedule,
+    epoch: Instant,
+    read_buffer: BytesMut,
+    /// Data taken from the schedule and partly written.
+    pending: Option<Bytes>,
+    /// The kernel pipe used while no toxic acts (see [`SplicePipe`]), created on first use.
+    pipe: Option<SplicePipe>,
+    splice_unavailable: bool,
+    source_open: bool,
+}
+
+/// Whether everything due has been written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flushed {
+    Done,
+    /// The destination accepts no more for now.
+    Blocked,
+}
+
+/// How the next read from the source is done, if at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReadMode {
+    /// Do not read: the source has ended, or enough is held already.
+    Wait,
+    /// Read into memory and pass through the schedule.
+    Copy,
+    /// No toxic acts: move the bytes through the kernel pipe.
+    Splice,
+}
+
+impl Direction<'_> {
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// Writes what is due, oldest first: the pipe's bytes were read before anything the
+    /// schedule holds. Ends the direction, or the connection, when the schedule says so or the
+    /// destination fails.
+    fn flush(&mut self) -> Result<Flushed, DirectionEnd> {
+        let destination = self.destination;
+        if let Some(pipe) = self.pipe.as_mut() {
+            while pipe.held() > 0 {
+                match destination.try_io(Interest::WRITABLE, || pipe.drain_into(destination)) {
+                    Ok(_) => {}
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                        return Ok(Flushed::Blocked);
+                    }
+                    Err(_) => return Err(DirectionEnd::Terminate(Termination::Close)),
+                }
+            }
+        }
+        self.schedule.advance(self.now());
+        loop {
+            if let Some(data) = &mut self.pending {
+                match destination.try_write(data) {
+                    Ok(written) => {
+                        data.advance(written);
+                        if data.is_empty() {
+                            self.pending = None;
+                        }
+                        continue;
+                    }
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                        return Ok(Flushed::Blocked);
+                    }
+                    Err(_) => return Err(DirectionEnd::Terminate(Termination::Close)),
+                }
+            }
+            match self.schedule.pop_ready() {
+                None => return Ok(Flushed::Done),
+                Some(StreamEvent::Data(data)) => self.pending = Some(data),
+                Some(StreamEvent::Eof) => {
+                    // The peer may already be gone; the other direction will notice.
+                    let _ = SockRef::from(destination).shutdown(Shutdown::Write);
+                    return Err(DirectionEnd::Finished);
+                }
+                Some(StreamEvent::Close) => {
+                    return Err(DirectionEnd::Terminate(Termination::Close));
+                }
+                Some(StreamEvent::Reset) => {
+                    return Err(DirectionEnd::Terminate(Termination::Reset));
+                }
+            }
+        }
+    }
+
+    /// Decides how to read next. Without toxics, a direction reads only once the last read is
+    /// written, like a plain copy; with toxics, it reads ahead up to [`MAX_BUFFERED`], so that
+    /// the toxics' timing does not depend on the source's pace.
+    fn read_mode(&mut self) -> ReadMode {
+        let in_pipe = self.pipe.as_ref().map_or(0, SplicePipe::held);
+        let held =
+            self.schedule.buffered_bytes() + self.pending.as_ref().map_or(0, Bytes::len) + in_pipe;
+        if !self.source_open {
+            return ReadMode::Wait;
+        }
+        if !self.schedule.is_idle() {
+            return if held < MAX_BUFFERED { ReadMode::Copy } else { ReadMode::Wait };
+        }
+        if held > 0 {
+            return ReadMode::Wait;
+        }
+        if self.pipe.is_none() && !self.splice_unavailable {
+            match SplicePipe::new() {
+                Ok(pipe) => self.pipe = Some(pipe),
+                Err(_) => self.splice_unavailable = true,
+            }
+        }
+        if self.splice_unavailable { ReadMode::Copy } else { ReadMode::Splice }
+    }
+
+    /// Reads from the source, which has signalled readiness.
+    fn read(&mut self, mode: ReadMode) {
+        let source = self.source;
+        let read = match (mode, self.pipe.as_mut()) {
+            (ReadMode::Splice, Some(pipe)) => {
+                source.try_io(Interest::READABLE, || pipe.fill_from(source))
+            }
+            _ => {
+                self.read_buffer.reserve(READ_CHUNK);
+                let read = source.try_read_buf(&mut self.read_buffer);
+                if matches!(read, Ok(length) if length > 0) {
+                    let data = self.read_buffer.split().freeze();
+                    self.schedule.push(self.now(), StreamEvent::Data(data));
+                }
+                read
+            }
+        };
+        match read {
+            Ok(0) => self.end_source(),
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            // A kernel that cannot splice between these sockets: copy through user space.
+            Err(error)
+                if mode == ReadMode::Splice
+                    && error.raw_os_error() == Some(Errno::EINVAL as i32) =>
+            {
+                self.splice_unavailable = true;
+            }
+            // A reset or failed source ends its stream like an orderly close would.
+            Err(_) => self.end_source(),
+        }
+    }
+
+    fn end_source(&mut self) {
+        self.source_open = false;
+        self.schedule.push(self.now(), StreamEvent::Eof);
     }
 }

@@ -16,6 +16,11 @@ from toxiproxy.api import APIConsumer
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
 
+# A round trip without toxics takes well under a millisecond; this bound only has to separate it
+# from the toxics' hundreds of milliseconds on a loaded machine.
+FAST_SECONDS = 0.2
+
+
 def round_trip(address, message=b"ping"):
     """Sends a message through a new connection and returns the seconds until it echoes back."""
     host, port = address.rsplit(":", 1)
@@ -57,7 +62,7 @@ def main():
     assert proxy.enabled is True
     assert proxy.upstream == upstream
     assert not proxy.listen.endswith(":0"), proxy.listen
-    assert round_trip(proxy.listen) < 0.1
+    assert round_trip(proxy.listen) < FAST_SECONDS
     print("created", proxy.name, "listening on", proxy.listen)
 
     try:
@@ -70,16 +75,16 @@ def main():
     assert list(listed) == ["python_echo"], listed
     assert server.get_proxy("python_echo").listen == proxy.listen
 
-    proxy.add_toxic(type="latency", attributes={"latency": 200})
+    proxy.add_toxic(type="latency", attributes={"latency": 500})
     proxy.add_toxic(name="cut_upstream", type="limit_data", stream="upstream", toxicity=1.0,
                     attributes={"bytes": 1000000})
     toxics = proxy.toxics()
     assert sorted(toxics) == ["cut_upstream", "latency_downstream"], toxics
     latency = proxy.get_toxic("latency_downstream")
-    assert latency.attributes == {"latency": 200, "jitter": 0}, latency.attributes
+    assert latency.attributes == {"latency": 500, "jitter": 0}, latency.attributes
     assert latency.stream == "downstream" and latency.toxicity == 1.0
     delayed = round_trip(proxy.listen)
-    assert 0.19 <= delayed < 1.0, delayed
+    assert 0.495 <= delayed < 3.0, delayed
     print("latency toxic delays the echo by %.3f s" % delayed)
 
     try:
@@ -89,14 +94,14 @@ def main():
         assert b"stream was invalid" in error.args[0], error.args
 
     assert proxy.destroy_toxic("latency_downstream")
-    assert round_trip(proxy.listen) < 0.1
+    assert round_trip(proxy.listen) < FAST_SECONDS
     assert proxy.get_toxic("latency_downstream") is None
     print("removed the latency toxic")
 
     with proxy.down():
         assert refuses(proxy.listen), "a disabled proxy must not listen"
         assert server.get_proxy("python_echo").enabled is False
-    assert round_trip(proxy.listen) < 0.1
+    assert round_trip(proxy.listen) < FAST_SECONDS
     print("took the proxy down and up again")
 
     populated = server.populate([
@@ -104,12 +109,12 @@ def main():
         {"name": "python_second", "upstream": upstream, "listen": "127.0.0.1:0"},
     ])
     assert [p.name for p in populated] == ["python_second"], populated
-    assert round_trip(populated[0].listen) < 0.1
+    assert round_trip(populated[0].listen) < FAST_SECONDS
 
     proxy.add_toxic(type="timeout", attributes={"timeout": 0})
     assert server.reset()
     assert proxy.toxics() == {}
-    assert round_trip(proxy.listen) < 0.1
+    assert round_trip(proxy.listen) < FAST_SECONDS
     print("reset removed every toxic")
 
     try:

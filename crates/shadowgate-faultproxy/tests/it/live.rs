@@ -10,7 +10,7 @@ use tokio::{
 };
 
 use crate::support::{
-    Harness, PROMPTLY, ReadOutcome, assert_close, connect, echo_server, eventually,
+    Harness, PROMPTLY, ReadOutcome, assert_not_early, connect, echo_server, eventually,
     median_round_trip, read_once, round_trip, sink_server,
 };
 
@@ -26,7 +26,7 @@ async fn toxics_added_and_removed_apply_to_an_open_connection() {
         .add("live", "lag", Stream::Upstream, ToxicKind::Latency { latency_ms: 80, jitter_ms: 0 })
         .await;
     let during = median_round_trip(&mut socket, 5).await;
-    assert_close(during, Duration::from_millis(80), Duration::from_millis(10), "after adding");
+    assert_not_early(during, Duration::from_millis(80), Duration::from_millis(40), "after adding");
 
     let update = ToxicUpdate {
         attributes: [("latency".to_string(), 150)].into_iter().collect(),
@@ -34,7 +34,12 @@ async fn toxics_added_and_removed_apply_to_an_open_connection() {
     };
     harness.proxy.update_toxic("live", "lag", update).await.expect("update");
     let updated = median_round_trip(&mut socket, 5).await;
-    assert_close(updated, Duration::from_millis(150), Duration::from_millis(10), "after updating");
+    assert_not_early(
+        updated,
+        Duration::from_millis(150),
+        Duration::from_millis(40),
+        "after updating",
+    );
 
     harness.proxy.remove_toxic("live", "lag").await.expect("remove");
     let after = median_round_trip(&mut socket, 5).await;

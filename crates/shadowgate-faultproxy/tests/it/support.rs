@@ -19,25 +19,47 @@ use shadowgate_faultproxy::{FaultProxy, ProxySpec, Stream, Toxic, ToxicKind, ser
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
-    sync::mpsc,
+    sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc},
 };
 
 /// Generous bound for anything that should happen promptly, on a loaded two-core machine.
 pub const PROMPTLY: Duration = Duration::from_secs(10);
 
+/// Tests that assert timings to a few milliseconds run alone in this test binary, so that the
+/// other tests' traffic does not compete with them for the machine's two cores.
+static TIMING: RwLock<()> = RwLock::const_new(());
+
+/// A test's hold on [`TIMING`].
+#[expect(dead_code, reason = "held only for its lifetime")]
+enum TimingGuard {
+    Shared(RwLockReadGuard<'static, ()>),
+    Alone(RwLockWriteGuard<'static, ()>),
+}
+
 /// A fault proxy whose HTTP API listens on an ephemeral loopback port.
 pub struct Harness {
     pub proxy: FaultProxy,
     pub api: SocketAddr,
+    _timing: TimingGuard,
 }
 
 impl Harness {
+    /// A harness for a test that may run beside others.
     pub async fn start() -> Harness {
+        Harness::with_guard(TimingGuard::Shared(TIMING.read().await)).await
+    }
+
+    /// A harness for a test of tight timings, which waits until no other test runs.
+    pub async fn start_alone() -> Harness {
+        Harness::with_guard(TimingGuard::Alone(TIMING.write().await)).await
+    }
+
+    async fn with_guard(timing: TimingGuard) -> Harness {
         let proxy = FaultProxy::new(42);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the API");
         let api = listener.local_addr().expect("API address");
         tokio::spawn(serve(listener, proxy.clone()));
-        Harness { proxy, api }
+        Harness { proxy, api, _timing: timing }
     }
 
     /// Creates an enabled proxy to `upstream` on a free port and returns its address.
@@ -250,6 +272,17 @@ where
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// Asserts that a delay is at least its setting (less a millisecond of measurement error) and
+/// at most `slack` above it: a toxic can never act early, while a loaded machine can make
+/// anything late.
+#[track_caller]
+pub fn assert_not_early(actual: Duration, setting: Duration, slack: Duration, what: &str) {
+    assert!(
+        actual + Duration::from_millis(1) >= setting && actual <= setting + slack,
+        "{what}: took {actual:?}, expected {setting:?} (+{slack:?} at most)"
+    );
 }
 
 /// Asserts `actual` is within `tolerance` of `expected`.

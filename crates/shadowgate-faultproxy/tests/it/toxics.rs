@@ -6,8 +6,8 @@ use shadowgate_faultproxy::{Stream, ToxicKind};
 use tokio::io::AsyncWriteExt;
 
 use crate::support::{
-    Harness, PROMPTLY, ReadOutcome, assert_close, connect, echo_server, median_round_trip,
-    read_once, read_to_end, round_trip, sink_server, source_server,
+    Harness, PROMPTLY, ReadOutcome, assert_close, connect, echo_server, median, read_once,
+    read_to_end, round_trip, sink_server, source_server,
 };
 
 const BOTH: [Stream; 2] = [Stream::Upstream, Stream::Downstream];
@@ -18,19 +18,27 @@ fn pattern(length: usize) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_adds_its_setting_to_each_round_trip() {
-    let harness = Harness::start().await;
+    let harness = Harness::start_alone().await;
+    let echo = echo_server().await;
     for stream in BOTH {
-        let name = format!("latency-{stream}");
-        let address = harness.proxy_to(&name, echo_server().await).await;
-        let mut socket = connect(address).await;
-        let baseline = median_round_trip(&mut socket, 5).await;
-        harness
-            .add(&name, "lag", stream, ToxicKind::Latency { latency_ms: 50, jitter_ms: 0 })
-            .await;
-        let delayed = median_round_trip(&mut socket, 15).await;
-        // The tolerance: within ±2 ms of the setting, measured as the median.
+        // Round trips through a clean proxy and a lagged one alternate, so that both see the
+        // same machine load, and the difference of their medians is the toxic's latency.
+        let clean = harness.proxy_to(&format!("clean-{stream}"), echo).await;
+        let lagged_name = format!("lagged-{stream}");
+        let lagged = harness.proxy_to(&lagged_name, echo).await;
+        let latency = ToxicKind::Latency { latency_ms: 50, jitter_ms: 0 };
+        harness.add(&lagged_name, "lag", stream, latency).await;
+        let (mut clean, mut lagged) = (connect(clean).await, connect(lagged).await);
+        let (mut clean_times, mut lagged_times) = (Vec::new(), Vec::new());
+        for index in 0..21 {
+            let message = format!("ping {index}");
+            clean_times.push(round_trip(&mut clean, message.as_bytes()).await);
+            lagged_times.push(round_trip(&mut lagged, message.as_bytes()).await);
+        }
+        let added = median(lagged_times).saturating_sub(median(clean_times));
+        // The tolerance: within ±2 ms of the setting.
         assert_close(
-            delayed.saturating_sub(baseline),
+            added,
             Duration::from_millis(50),
             Duration::from_millis(2),
             &format!("{stream} latency of 50 ms"),
@@ -40,7 +48,7 @@ async fn latency_adds_its_setting_to_each_round_trip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jitter_varies_the_delay_within_its_bounds() {
-    let harness = Harness::start().await;
+    let harness = Harness::start_alone().await;
     let address = harness.proxy_to("jitter", echo_server().await).await;
     harness
         .add(
@@ -74,7 +82,7 @@ async fn bandwidth_limits_throughput_to_the_rate() {
     let rate = ToxicKind::Bandwidth { rate_kb_per_s: 500 };
     let expected = Duration::from_secs(1);
     let tolerance = expected / 20;
-    let harness = Harness::start().await;
+    let harness = Harness::start_alone().await;
 
     let data = pattern(500_000);
     let address = harness.proxy_to("bandwidth-down", source_server(data.clone()).await).await;
