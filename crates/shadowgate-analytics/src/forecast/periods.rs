@@ -5,7 +5,8 @@
 //! know (a batch job every 40 minutes, a synthetic test series). A candidate is kept only if it
 //! is *verified*: after removing the trend (a centred moving average one period long) and the
 //! profiles of the shorter periods already kept, the autocorrelation at the candidate's lag must
-//! reach a threshold. That rejects a weekly "period" in a series with only a daily pattern
+//! reach a threshold and be a peak (no lower than at a tenth of a period either side, which a
+//! merely smooth residual fails). That rejects a weekly "period" in a series with only a daily pattern
 //! (the daily profile explains it) and an hourly one in a smooth daily curve (the moving average
 //! absorbs it). Periodogram defaults alone missed the daily period on two of three NAB series
 //! in our measurements, which is why calendar candidates come first.
@@ -90,12 +91,28 @@ pub fn detect_periods(
 
     let mut kept: Vec<DetectedPeriod> = Vec::new();
     for (steps, source) in candidates {
-        let mut residual = subtract_moving_average(values, steps);
+        // A moving average one period long follows any trend but distorts half a period at
+        // each end; with fewer than four cycles that is too much of the data, and a straight
+        // line is the better trend.
+        let mut residual = if values.len() >= 4 * steps {
+            subtract_moving_average(values, steps)
+        } else {
+            subtract_linear_trend(values)
+        };
         for shorter in &kept {
             subtract_profile(&mut residual, shorter.steps);
         }
         let autocorrelation = stats::autocorrelation(&residual, steps);
-        if autocorrelation >= search.min_autocorrelation {
+        // A smooth residual correlates at every short lag; a period shows as a peak. The peak is
+        // judged per pair of values, because the plain estimate shrinks with the lag.
+        let offset = (steps / 10).max(1);
+        let per_pair = |lag: usize| {
+            stats::autocorrelation(&residual, lag) * residual.len() as f64
+                / residual.len().saturating_sub(lag).max(1) as f64
+        };
+        let is_peak = per_pair(steps) >= per_pair(steps - offset)
+            && per_pair(steps) >= per_pair(steps + offset);
+        if autocorrelation >= search.min_autocorrelation && is_peak {
             kept.push(DetectedPeriod { steps, autocorrelation, source });
         }
     }
