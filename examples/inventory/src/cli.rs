@@ -34,6 +34,11 @@ use crate::{
 /// How long the runtime waits for database work still running at exit.
 const RUNTIME_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The most threads the runtime starts for blocking work (database queries, name lookups of
+/// the pricing host). Sandboxes limit the number of processes and threads, and a stalled
+/// dependency must not turn into hundreds of threads waiting on it.
+const MAX_BLOCKING_THREADS: usize = 32;
+
 #[derive(Debug, Parser)]
 #[command(about = "An inventory and orders HTTP JSON service (shadowgate's example application).")]
 struct Cli {
@@ -249,6 +254,7 @@ fn serve<R: Release>(release: R, args: ServeArgs) -> Result<(), CliError> {
 fn block_on<T>(work: impl Future<Output = Result<T, CliError>>) -> Result<T, CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .build()
         .map_err(CliError::Runtime)?;
     let outcome = runtime.block_on(work);

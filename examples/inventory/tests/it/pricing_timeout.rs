@@ -8,7 +8,16 @@ use serde_json::json;
 use shadowgate_example_inventory::{pricing_stub::stub_price_cents, release::v1::PRICING_TIMEOUT};
 use tokio::net::TcpListener;
 
+use nix::{
+    sys::signal::{Signal, kill},
+    unistd::Pid,
+};
+
 use crate::support::{Binary, HttpClient, Running, SMALL_PLAN, seed_args};
+
+/// shadowgate's default stop timeout: a release must exit this soon after SIGTERM, or it is
+/// killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long v2 is given to answer before the test calls it hung: many times v1's deadline.
 const HANG_WITNESS: Duration = Duration::from_secs(3);
@@ -97,6 +106,19 @@ async fn v1_falls_back_to_the_list_price_when_pricing_stalls() {
     assert_eq!(metrics.value("inventory_pricing_in_flight_requests", &[]), Some(0.0));
 }
 
+/// Waits until the item request has reached the pricing call and is waiting there.
+async fn wait_until_pricing_is_in_flight(client: &HttpClient, server: &Running) {
+    let deadline = Instant::now() + HANG_WITNESS;
+    loop {
+        let metrics = client.metrics(server).await;
+        if metrics.value("inventory_pricing_in_flight_requests", &[]) == Some(1.0) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the item request never reached the pricing call");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_hangs_when_pricing_stalls() {
     let stalled = StalledDependency::start().await;
@@ -110,15 +132,7 @@ async fn v2_hangs_when_pricing_stalls() {
         tokio::spawn(async move { client.try_send(http::Method::GET, &url, "").await })
     };
     // The service itself stays up: other endpoints answer while the item request waits.
-    let deadline = Instant::now() + HANG_WITNESS;
-    loop {
-        let metrics = client.metrics(&server).await;
-        if metrics.value("inventory_pricing_in_flight_requests", &[]) == Some(1.0) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the item request never reached the pricing call");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_pricing_is_in_flight(&client, &server).await;
     let outcome = tokio::time::timeout(HANG_WITNESS, hung).await;
     assert!(outcome.is_err(), "v2 answered although pricing never did: {outcome:?}");
     let metrics = client.metrics(&server).await;
@@ -128,4 +142,32 @@ async fn v2_hangs_when_pricing_stalls() {
         Some(0.0)
     );
     assert_eq!(client.get(&server.url("/healthz")).await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_still_stops_in_time_with_a_request_hung_on_pricing() {
+    let stalled = StalledDependency::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let mut server =
+        serve_with_pricing(Binary::V2, data.path(), &format!("http://{}", stalled.address));
+    let client = HttpClient::default();
+    let _hung = {
+        let client = client.clone();
+        let url = server.url("/items/5");
+        tokio::spawn(async move { client.try_send(http::Method::GET, &url, "").await })
+    };
+    wait_until_pricing_is_in_flight(&client, &server).await;
+    let stopping = Instant::now();
+    kill(Pid::from_raw(server.pid()), Signal::SIGTERM).unwrap();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            stopping.elapsed() < STOP_TIMEOUT,
+            "v2 did not exit within {STOP_TIMEOUT:?} of SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status}");
 }
