@@ -1,4 +1,5 @@
-//! Escaping for XML and HTML, shared by the JUnit and HTML renderings.
+//! Escaping for XML and HTML, shared by the JUnit and HTML renderings, and the terminal-safe
+//! form of text for the summary.
 //!
 //! Release names, messages and test output come from users and from programs that print
 //! terminal colour codes. XML 1.0 cannot carry most control characters at all, not even as
@@ -22,6 +23,13 @@ pub(crate) fn attribute(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     push_attribute(&mut out, text);
     out
+}
+
+/// `text` with the replacements described in the module documentation but no escaping: safe
+/// to print on a terminal, where an escape sequence from a user could move the cursor or
+/// recolour the rest of the output.
+pub(crate) fn printable(text: &str) -> String {
+    printable_chars(text).collect()
 }
 
 /// Appends `text` escaped for element content.

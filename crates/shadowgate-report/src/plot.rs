@@ -409,19 +409,18 @@ fn time_label(seconds: f64, minutes: bool) -> String {
     }
 }
 
-/// An SVG path through the finite points, broken at non-finite values. Points that fall into
-/// the same half-pixel column are thinned to the lowest and the highest, so that a long run
-/// stays small and its spikes survive.
+/// An SVG path through the finite points, broken at non-finite values; a point alone
+/// between breaks becomes a dot. Points that fall into the same half-pixel column are thinned
+/// to the lowest and the highest, so that a long run stays small and its spikes survive.
 fn line_path(points: &[(f64, f64)], x_scale: &Scale, frame: &VerticalFrame) -> String {
-    let mut path = String::new();
-    let mut pen_down = false;
+    let mut pen = Pen::default();
     let mut column: Option<PixelColumn> = None;
     for (x, y) in points {
         if !(x.is_finite() && y.is_finite()) {
             if let Some(pending) = column.take() {
-                pending.draw(&mut path, &mut pen_down);
+                pen.draw(pending);
             }
-            pen_down = false;
+            pen.lift();
             continue;
         }
         let half_pixel = (x_scale.map_clamped(*x) * 2.0).round() as i64;
@@ -434,16 +433,17 @@ fn line_path(points: &[(f64, f64)], x_scale: &Scale, frame: &VerticalFrame) -> S
             }
             pending => {
                 if let Some(pending) = pending {
-                    pending.draw(&mut path, &mut pen_down);
+                    pen.draw(pending);
                 }
                 Some(PixelColumn { half_pixel, lowest: py, highest: py })
             }
         };
     }
     if let Some(pending) = column {
-        pending.draw(&mut path, &mut pen_down);
+        pen.draw(pending);
     }
-    path
+    pen.lift();
+    pen.path
 }
 
 /// The extremes of the points in one half-pixel column, in pixels (larger is lower).
@@ -454,16 +454,36 @@ struct PixelColumn {
     highest: f64,
 }
 
-impl PixelColumn {
-    fn draw(self, path: &mut String, pen_down: &mut bool) {
-        let x = self.half_pixel as f64 / 2.0;
-        let ys: &[f64] =
-            if self.lowest == self.highest { &[self.lowest] } else { &[self.highest, self.lowest] };
+/// Writes a path segment by segment.
+#[derive(Default)]
+struct Pen {
+    path: String,
+    /// Points drawn since the pen last went down.
+    segment_points: usize,
+}
+
+impl Pen {
+    fn draw(&mut self, column: PixelColumn) {
+        let x = column.half_pixel as f64 / 2.0;
+        let ys: &[f64] = if column.lowest == column.highest {
+            &[column.lowest]
+        } else {
+            &[column.highest, column.lowest]
+        };
         for y in ys {
-            let command = if *pen_down { 'L' } else { 'M' };
-            let _ = write!(path, "{command}{x:.1} {y:.1}");
-            *pen_down = true;
+            let command = if self.segment_points > 0 { 'L' } else { 'M' };
+            let _ = write!(self.path, "{command}{x:.1} {y:.1}");
+            self.segment_points += 1;
         }
+    }
+
+    /// Ends the segment; a segment of one point gets a zero-length line, which the round
+    /// line caps draw as a dot.
+    fn lift(&mut self) {
+        if self.segment_points == 1 {
+            self.path.push_str("h0");
+        }
+        self.segment_points = 0;
     }
 }
 

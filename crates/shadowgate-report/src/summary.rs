@@ -3,7 +3,7 @@
 
 use crate::{
     document::CheckReport,
-    format,
+    format, markup,
     presentation::{self, MetricCells},
 };
 
@@ -16,7 +16,8 @@ pub const SUMMARY_COLUMNS: [&str; SUMMARY_COLUMN_COUNT] =
 
 /// One row per metric, in the judge's order, with the cells of [`SUMMARY_COLUMNS`]. The cells
 /// are plain text without colour; `result` is the outcome in capitals with `(critical)` or
-/// `(dry run)` added where that applies.
+/// `(dry run)` added where that applies. Control characters and escape sequences in names
+/// are made harmless (see the HTML escaping), so the rows can be printed as they are.
 pub fn summary_rows(report: &CheckReport) -> Vec<[String; SUMMARY_COLUMN_COUNT]> {
     report
         .verdict
@@ -25,7 +26,7 @@ pub fn summary_rows(report: &CheckReport) -> Vec<[String; SUMMARY_COLUMN_COUNT]>
         .map(|metric| {
             let cells = MetricCells::of(metric);
             [
-                metric.name.clone(),
+                one_line(&metric.name),
                 presentation::outcome_label(metric),
                 cells.baseline,
                 cells.candidate,
@@ -76,6 +77,11 @@ pub fn verdict_line(report: &CheckReport) -> String {
         "{}  score {score}/100  exit {}: {}",
         presentation::decision_word(verdict.decision).to_uppercase(),
         report.exit.code,
-        verdict.summary
+        one_line(&verdict.summary)
     )
+}
+
+/// `text` made safe for a terminal and kept on one line.
+fn one_line(text: &str) -> String {
+    markup::printable(text).replace(['\n', '\t'], " ")
 }

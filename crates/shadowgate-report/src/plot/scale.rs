@@ -65,11 +65,11 @@ fn widened(domain: (f64, f64)) -> (f64, f64) {
     }
 }
 
-/// Round ticks from 0 up to at least `max`: about `target` of them at a step of 1, 2 or 5
-/// times a power of ten. The last tick is the top of the axis.
+/// Round ticks from 0 up to at least `max`: at most `target` intervals at a step of 1, 2,
+/// 2.5 or 5 times a power of ten. The last tick is the top of the axis.
 pub(crate) fn ticks_from_zero(max: f64, target: usize) -> Ticks {
     let max = if max.is_finite() && max > 0.0 { max } else { 1.0 };
-    let step = round_step(max / target.max(1) as f64, &[1.0, 2.0, 5.0, 10.0]);
+    let step = round_step(max / target.max(1) as f64, &[1.0, 2.0, 2.5, 5.0, 10.0]);
     ticks_with_step(max, step)
 }
 
@@ -131,7 +131,13 @@ impl Ticks {
 
 fn ticks_with_step(max: f64, step: f64) -> Ticks {
     let count = (max / step - 1e-9).ceil().max(1.0) as usize;
-    let decimals = usize::try_from(-(step.log10().floor() as i32)).unwrap_or(0);
+    // The fewest decimals that write the step exactly: 0.25 needs two, 20 needs none.
+    let decimals = (0..12)
+        .find(|decimals| {
+            let scaled = step * 10f64.powi(*decimals);
+            (scaled - scaled.round()).abs() < 1e-6 * scaled.max(1.0)
+        })
+        .unwrap_or(12) as usize;
     let values = (0..=count).map(|idx| idx as f64 * step).collect();
     Ticks { values, decimals }
 }

@@ -24,12 +24,17 @@ pub struct CandidateBehaviour {
     pub latency_factor: f64,
     /// Failed requests of the candidate out of 3,000.
     pub errors: u64,
+    /// Whether every custom metric could be collected in full; when not, one collection
+    /// fails and another metric gets too few samples.
+    pub complete_data: bool,
 }
 
 /// The candidate is 12 % slower and fails more requests: the check fails.
-pub const SLOWER: CandidateBehaviour = CandidateBehaviour { latency_factor: 1.12, errors: 14 };
+pub const SLOWER: CandidateBehaviour =
+    CandidateBehaviour { latency_factor: 1.12, errors: 14, complete_data: false };
 /// The candidate behaves like the baseline.
-pub const SAME: CandidateBehaviour = CandidateBehaviour { latency_factor: 1.0, errors: 2 };
+pub const SAME: CandidateBehaviour =
+    CandidateBehaviour { latency_factor: 1.0, errors: 2, complete_data: true };
 
 const REQUESTS: usize = 3000;
 const RUN_MS: u64 = 60_000;
@@ -164,8 +169,16 @@ fn judge_inputs(behaviour: &CandidateBehaviour) -> Vec<MetricInput> {
             interval_p99(behaviour.latency_factor),
         ),
         MetricInput::continuous("queue_depth", Vec::new(), Vec::new()),
-        MetricInput::failed("cache_hit_ratio", "Prometheus answered 503 Service Unavailable"),
-        MetricInput::continuous("gc_pause", vec![0.002; 3], vec![0.002; 4]),
+        if behaviour.complete_data {
+            MetricInput::continuous("cache_hit_ratio", resource(0.9, 0.01), resource(0.9, 0.01))
+        } else {
+            MetricInput::failed("cache_hit_ratio", "Prometheus answered 503 Service Unavailable")
+        },
+        if behaviour.complete_data {
+            MetricInput::continuous("gc_pause", resource(0.002, 0.0001), resource(0.002, 0.0001))
+        } else {
+            MetricInput::continuous("gc_pause", vec![0.002; 3], vec![0.002; 4])
+        },
         MetricInput::count("timeouts", (0, 3000.0), (behaviour.errors, 3000.0)),
     ]
 }
