@@ -1,5 +1,6 @@
 //! Integration tests of the report renderings through the crate's public interface.
 
+mod browser_chromium;
 mod escaping_hostile;
 mod fixture;
 mod html_structure;
