@@ -8,7 +8,9 @@
 //!   percentiles). Toxiproxy's own benchmark puts its cost at about 270 µs per HTTP request.
 //! - Bulk transfer: a client writes 256 MiB to a server that reads and discards it, directly
 //!   and through the proxy, alternating seven times; the ratio of the median throughputs is
-//!   reported.
+//!   reported, with the CPU time the whole process (client, server and proxy) spent per GB.
+//!   On a shared machine the CPU time is the steadier figure: throughput also depends on how
+//!   soon other processes let each thread run.
 //!
 //! The client and servers are plain blocking threads, so that the only async code measured is
 //! the proxy's.
@@ -21,6 +23,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use nix::sys::resource::{UsageWho, getrusage};
 use shadowgate_faultproxy::{FaultProxy, ProxySpec};
 
 const MESSAGE_BYTES: usize = 64;
@@ -152,13 +155,40 @@ fn bulk_transfer(address: SocketAddr) -> Duration {
     at - started
 }
 
-fn bulk_transfers(sink: SocketAddr, proxy: SocketAddr) -> (Vec<f64>, Vec<f64>) {
-    let throughput = |elapsed: Duration| BULK_BYTES as f64 / elapsed.as_secs_f64() / 1e9;
-    let mut direct = Vec::new();
-    let mut proxied = Vec::new();
+/// CPU time (user and system) this process has used so far.
+fn cpu_time() -> Duration {
+    let usage = getrusage(UsageWho::RUSAGE_SELF).expect("getrusage");
+    let seconds = |time: nix::sys::time::TimeVal| {
+        Duration::new(time.tv_sec() as u64, time.tv_usec() as u32 * 1000)
+    };
+    seconds(usage.user_time()) + seconds(usage.system_time())
+}
+
+/// One variant's bulk transfers: throughputs in GB/s, and CPU seconds per GB.
+#[derive(Default)]
+struct BulkResult {
+    throughputs: Vec<f64>,
+    cpu: Duration,
+}
+
+impl BulkResult {
+    fn run(&mut self, address: SocketAddr) {
+        let cpu_before = cpu_time();
+        let elapsed = bulk_transfer(address);
+        self.cpu += cpu_time() - cpu_before;
+        self.throughputs.push(BULK_BYTES as f64 / elapsed.as_secs_f64() / 1e9);
+    }
+
+    fn cpu_seconds_per_gb(&self) -> f64 {
+        self.cpu.as_secs_f64() / (BULK_BYTES as f64 * self.throughputs.len() as f64 / 1e9)
+    }
+}
+
+fn bulk_transfers(sink: SocketAddr, proxy: SocketAddr) -> (BulkResult, BulkResult) {
+    let (mut direct, mut proxied) = (BulkResult::default(), BulkResult::default());
     for _ in 0..BULK_RUNS {
-        direct.push(throughput(bulk_transfer(sink)));
-        proxied.push(throughput(bulk_transfer(proxy)));
+        direct.run(sink);
+        proxied.run(proxy);
     }
     (direct, proxied)
 }
@@ -196,13 +226,14 @@ fn report_round_trips(direct: &[Duration], proxied: &[Duration]) {
     println!();
 }
 
-fn report_bulk(direct: &[f64], proxied: &[f64]) {
+fn report_bulk(direct: &BulkResult, proxied: &BulkResult) {
     let median = |values: &[f64]| {
         let mut sorted = values.to_vec();
         sorted.sort_by(f64::total_cmp);
         sorted[sorted.len() / 2]
     };
-    let (direct_median, proxied_median) = (median(direct), median(proxied));
+    let (direct_median, proxied_median) =
+        (median(&direct.throughputs), median(&proxied.throughputs));
     println!("bulk transfer of {} MiB, median of {BULK_RUNS} alternating runs", BULK_BYTES >> 20);
     println!("{:<10} {:>12} {:>12} {:>12}", "", "direct GB/s", "proxied GB/s", "ratio");
     println!(
@@ -210,6 +241,12 @@ fn report_bulk(direct: &[f64], proxied: &[f64]) {
         "throughput",
         proxied_median / direct_median
     );
-    println!("runs: direct {direct:.2?}, proxied {proxied:.2?}");
+    let (direct_cpu, proxied_cpu) = (direct.cpu_seconds_per_gb(), proxied.cpu_seconds_per_gb());
+    println!(
+        "{:<10} {direct_cpu:>12.3} {proxied_cpu:>12.3} {:>11.2}x",
+        "cpu s/GB",
+        proxied_cpu / direct_cpu
+    );
+    println!("runs: direct {:.2?}, proxied {:.2?}", direct.throughputs, proxied.throughputs);
     println!("goal: at least 0.9x the direct throughput");
 }
