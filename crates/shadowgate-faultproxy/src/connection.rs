@@ -79,7 +79,7 @@ impl ConnectionSeeds {
     }
 }
 
-/// What every connection of one listening session shares.
+/// What every connection accepted by one running listener shares.
 #[derive(Clone, Debug)]
 pub(crate) struct ConnectionSettings {
     pub(crate) upstream: Arc<str>,
@@ -209,7 +209,7 @@ async fn run_direction(
                     let latest = Arc::clone(&chains.borrow_and_update());
                     direction.schedule.sync(direction.now(), latest.for_stream(stream));
                 }
-                // The proxy was deleted; its session cuts this connection.
+                // The proxy was deleted; its listener's stop cuts this connection.
                 Err(_) => chains_open = false,
             },
             readiness = source.readable(), if read_mode != ReadMode::Wait => match readiness {

@@ -1,8 +1,8 @@
-//! A proxy's listening session: the socket it accepts on while it is enabled, and the switch
+//! A proxy's running listener: the socket it accepts on while it is enabled, and the switch
 //! that cuts every connection it accepted.
 //!
 //! Disabling a proxy is an outage: the listening socket is closed, so new clients are refused,
-//! and every open connection is closed. [`ListenerSession::stop`] returns only once both have
+//! and every open connection is closed. [`RunningListener::stop`] returns only once both have
 //! happened, so a caller can rely on the outage being in force.
 
 use std::{
@@ -20,7 +20,7 @@ use crate::{
     error::FaultProxyError,
 };
 
-/// How long [`ListenerSession::stop`] waits for open connections to close.
+/// How long [`RunningListener::stop`] waits for open connections to close.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// The accept queue length of a proxy's listening socket.
 const BACKLOG: i32 = 1024;
@@ -29,18 +29,18 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(20);
 
 /// A listening socket and the connections accepted on it.
 #[derive(Debug)]
-pub(crate) struct ListenerSession {
+pub(crate) struct RunningListener {
     local_address: SocketAddr,
     cut: watch::Sender<bool>,
     accept_task: JoinHandle<()>,
 }
 
-impl ListenerSession {
+impl RunningListener {
     /// Binds `listen` and starts accepting. Must be called within a Tokio runtime.
     pub(crate) fn start(
         listen: &str,
         settings: ConnectionSettings,
-    ) -> Result<ListenerSession, FaultProxyError> {
+    ) -> Result<RunningListener, FaultProxyError> {
         let listener = bind(listen)
             .map_err(|source| FaultProxyError::Listen { address: listen.to_string(), source })?;
         let local_address = listener
@@ -48,10 +48,10 @@ impl ListenerSession {
             .map_err(|source| FaultProxyError::Listen { address: listen.to_string(), source })?;
         let (cut, cut_watch) = watch::channel(false);
         let accept_task = tokio::spawn(accept_loop(listener, settings, cut_watch));
-        Ok(ListenerSession { local_address, cut, accept_task })
+        Ok(RunningListener { local_address, cut, accept_task })
     }
 
-    /// The address the session listens on, with the port chosen when `listen` asked for 0.
+    /// The address listened on, with the port chosen when `listen` asked for 0.
     pub(crate) fn local_address(&self) -> SocketAddr {
         self.local_address
     }

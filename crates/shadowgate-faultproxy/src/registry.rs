@@ -18,7 +18,7 @@ use crate::{
     address::{check_address, check_name},
     connection::{ConnectionSeeds, ConnectionSettings, ToxicChains},
     error::FaultProxyError,
-    listener::ListenerSession,
+    listener::RunningListener,
     schedule::ChainEntry,
     toxic::{Stream, Toxic, ToxicKind, validate_toxicity},
 };
@@ -81,7 +81,7 @@ struct ProxyEntry {
     upstream: String,
     toxics: Vec<ToxicEntry>,
     chains: watch::Sender<Arc<ToxicChains>>,
-    session: Option<ListenerSession>,
+    listener: Option<RunningListener>,
 }
 
 #[derive(Debug, Default)]
@@ -198,20 +198,20 @@ impl FaultProxy {
         }
         let mut registry = self.shared.registry.lock().await;
         let entry = registry.get_mut(name)?;
-        let enabled = update.enabled.unwrap_or(entry.session.is_some());
+        let enabled = update.enabled.unwrap_or(entry.listener.is_some());
         let listen = update.listen.unwrap_or_else(|| entry.listen.clone());
         let upstream = update.upstream.unwrap_or_else(|| entry.upstream.clone());
         if !same_address(&entry.listen, &listen) || entry.upstream != upstream {
-            if let Some(session) = entry.session.take() {
-                session.stop().await;
+            if let Some(listener) = entry.listener.take() {
+                listener.stop().await;
             }
             entry.listen = listen;
             entry.upstream = upstream;
         }
         if enabled {
             self.enable(entry)?;
-        } else if let Some(session) = entry.session.take() {
-            session.stop().await;
+        } else if let Some(listener) = entry.listener.take() {
+            listener.stop().await;
         }
         Ok(entry.info(name))
     }
@@ -243,8 +243,8 @@ impl FaultProxy {
     pub async fn shutdown(&self) {
         let mut registry = self.shared.registry.lock().await;
         for entry in registry.proxies.values_mut() {
-            if let Some(session) = entry.session.take() {
-                session.stop().await;
+            if let Some(listener) = entry.listener.take() {
+                listener.stop().await;
             }
         }
     }
@@ -342,7 +342,7 @@ impl FaultProxy {
             upstream: spec.upstream.clone(),
             toxics: Vec::new(),
             chains,
-            session: None,
+            listener: None,
         };
         if spec.enabled {
             self.enable(&mut entry)?;
@@ -352,7 +352,7 @@ impl FaultProxy {
 
     /// Starts listening if the proxy is not, recording the address actually bound.
     fn enable(&self, entry: &mut ProxyEntry) -> Result<(), FaultProxyError> {
-        if entry.session.is_some() {
+        if entry.listener.is_some() {
             return Ok(());
         }
         let settings = ConnectionSettings {
@@ -360,9 +360,9 @@ impl FaultProxy {
             chains: entry.chains.subscribe(),
             seeds: Arc::clone(&self.shared.seeds),
         };
-        let session = ListenerSession::start(&entry.listen, settings)?;
-        entry.listen = session.local_address().to_string();
-        entry.session = Some(session);
+        let listener = RunningListener::start(&entry.listen, settings)?;
+        entry.listen = listener.local_address().to_string();
+        entry.listener = Some(listener);
         Ok(())
     }
 }
@@ -388,7 +388,7 @@ impl ProxyEntry {
             name: name.to_string(),
             listen: self.listen.clone(),
             upstream: self.upstream.clone(),
-            enabled: self.session.is_some(),
+            enabled: self.listener.is_some(),
             toxics: self.ordered_toxics(),
         }
     }
@@ -439,8 +439,8 @@ impl ProxyEntry {
     }
 
     async fn stop(self) {
-        if let Some(session) = self.session {
-            session.stop().await;
+        if let Some(listener) = self.listener {
+            listener.stop().await;
         }
     }
 }
