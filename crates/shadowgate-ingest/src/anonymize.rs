@@ -45,7 +45,8 @@ impl HashKey {
             return Err(HashKeyError { found: bytes.len() });
         }
         // HMAC takes keys of any length, so this only fails if that ever changes.
-        let keyed = Hmac::<Sha256>::new_from_slice(&bytes).map_err(|_| HashKeyError { found: bytes.len() })?;
+        let keyed = Hmac::<Sha256>::new_from_slice(&bytes)
+            .map_err(|_| HashKeyError { found: bytes.len() })?;
         Ok(HashKey { keyed, len: bytes.len() })
     }
 }
@@ -105,8 +106,16 @@ mod tests {
         assert!(first.starts_with(HASH_PREFIX));
         assert_eq!(first.len(), HASH_PREFIX.len() + 32);
         assert_eq!(hasher_a.hash("alice@example.com"), first, "a cached result is the same");
-        assert_eq!(LabelHasher::new(&key_a).hash("alice@example.com"), first, "stable across hashers");
-        assert_ne!(LabelHasher::new(&key_b).hash("alice@example.com"), first, "another key, another hash");
+        assert_eq!(
+            LabelHasher::new(&key_a).hash("alice@example.com"),
+            first,
+            "stable across hashers"
+        );
+        assert_ne!(
+            LabelHasher::new(&key_b).hash("alice@example.com"),
+            first,
+            "another key, another hash"
+        );
         assert_ne!(hasher_a.hash("bob@example.com"), first);
     }
 
@@ -122,7 +131,8 @@ mod tests {
         let mut hasher = LabelHasher::new(&key);
         let mut mac = Hmac::<Sha256>::new_from_slice(&b"Jefe".repeat(4)).unwrap();
         mac.update(b"x");
-        let expected: String = mac.finalize().into_bytes()[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let expected: String =
+            mac.finalize().into_bytes()[..16].iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hasher.hash("x"), format!("{HASH_PREFIX}{expected}"));
     }
 

@@ -63,7 +63,9 @@ impl CardinalityLimit {
         };
         let values = match labels.get_mut(label) {
             Some(values) => values,
-            None => labels.entry(label.to_string()).or_insert_with(|| LabelValues::Tracking(HashSet::new())),
+            None => labels
+                .entry(label.to_string())
+                .or_insert_with(|| LabelValues::Tracking(HashSet::new())),
         };
         let LabelValues::Tracking(seen) = values else {
             return Admission::Drop;

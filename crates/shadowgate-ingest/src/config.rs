@@ -125,15 +125,18 @@ impl IngestConfig {
     /// Reads the `[ingest]` table of a TOML document (other tables are left to their owners)
     /// and validates it. A document without the table gives the defaults.
     pub fn from_toml(text: &str) -> Result<IngestConfig, IngestConfigError> {
-        let document: toml::Table = toml::from_str(text)
-            .map_err(|error| IngestConfigError { field: "(document)".into(), problem: error.to_string() })?;
+        let document: toml::Table = toml::from_str(text).map_err(|error| IngestConfigError {
+            field: "(document)".into(),
+            problem: error.to_string(),
+        })?;
         let Some(table) = document.get("ingest") else {
             return Ok(IngestConfig::default());
         };
-        let config: IngestConfig = serde_path_to_error::deserialize(table.clone()).map_err(|error| {
-            let field = error.path().to_string();
-            IngestConfigError { field, problem: error.into_inner().to_string() }
-        })?;
+        let config: IngestConfig =
+            serde_path_to_error::deserialize(table.clone()).map_err(|error| {
+                let field = error.path().to_string();
+                IngestConfigError { field, problem: error.into_inner().to_string() }
+            })?;
         config.validate()?;
         Ok(config)
     }
@@ -161,7 +164,8 @@ impl IngestConfig {
         if self.max_label_values == 0 {
             return Err(IngestConfigError {
                 field: "max_label_values".into(),
-                problem: "must be at least 1; to remove a label everywhere, list it in label_deny".into(),
+                problem: "must be at least 1; to remove a label everywhere, list it in label_deny"
+                    .into(),
             });
         }
         if self.batch_max_samples == 0 {
@@ -220,11 +224,14 @@ mod tests {
         let unknown = IngestConfig::from_toml("[ingest]\nlabel_denny = []\n").unwrap_err();
         assert!(unknown.problem.contains("unknown field `label_denny`"), "{unknown}");
 
-        let bad_name = IngestConfig::from_toml("[ingest]\nlabel_deny = [\"ok\", \"client.address\"]\n").unwrap_err();
+        let bad_name =
+            IngestConfig::from_toml("[ingest]\nlabel_deny = [\"ok\", \"client.address\"]\n")
+                .unwrap_err();
         assert_eq!(bad_name.field, "label_deny[1]");
         assert!(bad_name.to_string().contains("written `a_b`"), "{bad_name}");
 
-        let wrong_type = IngestConfig::from_toml("[ingest]\nmax_label_values = \"many\"\n").unwrap_err();
+        let wrong_type =
+            IngestConfig::from_toml("[ingest]\nmax_label_values = \"many\"\n").unwrap_err();
         assert_eq!(wrong_type.field, "max_label_values");
 
         let zero = IngestConfig::from_toml("[ingest]\nmax_label_values = 0\n").unwrap_err();

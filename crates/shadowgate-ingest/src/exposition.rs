@@ -252,7 +252,8 @@ impl<'a> Parser<'a> {
             cursor.expect_end("end of line after the timestamp")?;
             Some(timestamp)
         };
-        check_component_labels(&resolved, &labels).map_err(|message| cursor.error_at(name_start, message))?;
+        check_component_labels(&resolved, &labels)
+            .map_err(|message| cursor.error_at(name_start, message))?;
         Ok(ParsedSample {
             family: resolved.family,
             metric_type: resolved.metric_type,
@@ -274,7 +275,10 @@ impl<'a> Parser<'a> {
         if let Some(state) = self.families.get_mut(resolved.family) {
             state.has_samples = true;
         } else {
-            self.families.insert(resolved.family, FamilyState { has_samples: true, ..FamilyState::unseen() });
+            self.families.insert(
+                resolved.family,
+                FamilyState { has_samples: true, ..FamilyState::unseen() },
+            );
         }
         self.last_resolved = Some(resolved);
         resolved
@@ -291,9 +295,11 @@ impl<'a> Parser<'a> {
             };
             return Resolved { name, family: name, metric_type: state.metric_type, role };
         }
-        for (suffix, role) in
-            [("_bucket", SampleRole::HistogramBucket), ("_sum", SampleRole::Sum), ("_count", SampleRole::Count)]
-        {
+        for (suffix, role) in [
+            ("_bucket", SampleRole::HistogramBucket),
+            ("_sum", SampleRole::Sum),
+            ("_count", SampleRole::Count),
+        ] {
             let Some(base) = name.strip_suffix(suffix) else { continue };
             let Some(state) = self.families.get(base) else { continue };
             let fits = match state.metric_type {
@@ -321,7 +327,10 @@ impl FamilyState {
 }
 
 /// Checks the labels that make a histogram bucket or a summary quantile meaningful.
-fn check_component_labels(resolved: &Resolved<'_>, labels: &[(&str, Cow<'_, str>)]) -> Result<(), String> {
+fn check_component_labels(
+    resolved: &Resolved<'_>,
+    labels: &[(&str, Cow<'_, str>)],
+) -> Result<(), String> {
     let (label, what) = match (resolved.role, resolved.family == resolved.name) {
         (SampleRole::HistogramBucket, true) => {
             return Err(format!(
@@ -337,7 +346,10 @@ fn check_component_labels(resolved: &Resolved<'_>, labels: &[(&str, Cow<'_, str>
         return Err(format!("the {what} `{}` needs an `{label}` label", resolved.name));
     };
     if parse_go_float(value).is_none() {
-        return Err(format!("the `{label}` label of `{}` must be a number, found `{value}`", resolved.name));
+        return Err(format!(
+            "the `{label}` label of `{}` must be a number, found `{value}`",
+            resolved.name
+        ));
     }
     Ok(())
 }
@@ -422,7 +434,12 @@ impl<'a> Cursor<'a> {
         if self.at_end() { Ok(()) } else { Err(self.error_here(&format!("expected {expected}"))) }
     }
 
-    fn name_with(&mut self, start_table: &[bool; 256], rest_table: &[bool; 256], what: &str) -> Result<&'a str, ParseError> {
+    fn name_with(
+        &mut self,
+        start_table: &[bool; 256],
+        rest_table: &[bool; 256],
+        what: &str,
+    ) -> Result<&'a str, ParseError> {
         let start = self.pos;
         match self.peek() {
             Some(b) if start_table[usize::from(b)] => self.pos += 1,
@@ -438,11 +455,19 @@ impl<'a> Cursor<'a> {
     }
 
     fn metric_name(&mut self) -> Result<&'a str, ParseError> {
-        self.name_with(&METRIC_NAME_START, &METRIC_NAME_REST, "a metric name (a letter, `_` or `:` first)")
+        self.name_with(
+            &METRIC_NAME_START,
+            &METRIC_NAME_REST,
+            "a metric name (a letter, `_` or `:` first)",
+        )
     }
 
     fn label_name(&mut self) -> Result<&'a str, ParseError> {
-        self.name_with(&LABEL_NAME_START, &LABEL_NAME_REST, "a label name (a letter or `_` first) or `}`")
+        self.name_with(
+            &LABEL_NAME_START,
+            &LABEL_NAME_REST,
+            "a label name (a letter or `_` first) or `}`",
+        )
     }
 
     /// Parses labels after the opening `{`, through the closing `}`.
@@ -514,7 +539,8 @@ impl<'a> Cursor<'a> {
                         _ => {
                             return Err(self.error_at(
                                 self.pos + 1,
-                                "expected `\\`, `\"` or `n` after a backslash in a label value".to_string(),
+                                "expected `\\`, `\"` or `n` after a backslash in a label value"
+                                    .to_string(),
                             ));
                         }
                     };

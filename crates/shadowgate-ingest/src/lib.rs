@@ -15,9 +15,17 @@
 //! loop, the OTLP server, the file importer and the batcher are the shell around them.
 
 pub mod anonymize;
+pub mod batcher;
 pub mod cardinality;
 pub mod config;
 pub mod exposition;
+pub mod import;
+pub mod key_file;
+pub mod otlp;
+pub mod pipeline;
 pub mod processor;
+pub mod retention;
 pub mod rollup;
+pub mod scrape;
 pub mod sketch;
+pub mod timestamp;

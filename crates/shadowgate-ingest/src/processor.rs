@@ -66,7 +66,8 @@ pub struct Processor {
 
 impl Processor {
     pub fn new(config: &IngestConfig, key: &HashKey) -> Processor {
-        let lateness_ms = i64::try_from(config.rollup_lateness.as_duration().as_millis()).unwrap_or(i64::MAX);
+        let lateness_ms =
+            i64::try_from(config.rollup_lateness.as_duration().as_millis()).unwrap_or(i64::MAX);
         Processor {
             allow: config.label_allow.as_ref().map(|names| names.iter().cloned().collect()),
             deny: config.label_deny.iter().cloned().collect(),
@@ -103,7 +104,12 @@ impl Processor {
                 continue;
             }
             let labels = self.apply_label_rules(app, &point.metric, point.labels);
-            let key = SeriesKey { app: app.to_string(), env_id: String::new(), metric: point.metric, labels };
+            let key = SeriesKey {
+                app: app.to_string(),
+                env_id: String::new(),
+                metric: point.metric,
+                labels,
+            };
             if let Some(rollups) = &mut self.rollups
                 && !is_rollup_metric(&key.metric)
             {
@@ -128,7 +134,12 @@ impl Processor {
         }
     }
 
-    fn apply_label_rules(&mut self, app: &str, metric: &str, labels: Vec<(String, String)>) -> BTreeMap<String, String> {
+    fn apply_label_rules(
+        &mut self,
+        app: &str,
+        metric: &str,
+        labels: Vec<(String, String)>,
+    ) -> BTreeMap<String, String> {
         let mut kept = BTreeMap::new();
         for (name, value) in labels {
             if self.deny.contains(&name) {

@@ -28,7 +28,8 @@ use crate::sketch::QuantileSketch;
 pub const MINUTE_MS: i64 = 60_000;
 
 /// What rollup series names carry after the metric name, in emission order.
-pub const ROLLUP_SUFFIXES: [&str; 6] = [":1m_count", ":1m_sum", ":1m_min", ":1m_max", ":1m_p50", ":1m_p99"];
+pub const ROLLUP_SUFFIXES: [&str; 6] =
+    [":1m_count", ":1m_sum", ":1m_min", ":1m_max", ":1m_p50", ":1m_p99"];
 
 /// Whether a metric is itself a rollup series (rollups are not rolled up again).
 pub fn is_rollup_metric(metric: &str) -> bool {
@@ -50,7 +51,13 @@ struct Bucket {
 
 impl Bucket {
     fn new() -> Bucket {
-        Bucket { count: 0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, sketch: QuantileSketch::new() }
+        Bucket {
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            sketch: QuantileSketch::new(),
+        }
     }
 
     fn add(&mut self, value: f64) {
@@ -83,7 +90,12 @@ pub struct Rollups {
 
 impl Rollups {
     pub fn new(lateness_ms: i64) -> Rollups {
-        Rollups { lateness_ms: lateness_ms.max(0), series: HashMap::new(), late_points: 0, points_written: 0 }
+        Rollups {
+            lateness_ms: lateness_ms.max(0),
+            series: HashMap::new(),
+            late_points: 0,
+            points_written: 0,
+        }
     }
 
     /// Points left out of rollups because their minute had already been written.
@@ -97,7 +109,14 @@ impl Rollups {
     }
 
     /// Adds a point; emits into `out` the minutes of this series that it completes.
-    pub fn add(&mut self, key: &SeriesKey, ts_ms: i64, value: f64, now_ms: i64, out: &mut Vec<Sample>) {
+    pub fn add(
+        &mut self,
+        key: &SeriesKey,
+        ts_ms: i64,
+        value: f64,
+        now_ms: i64,
+        out: &mut Vec<Sample>,
+    ) {
         if !value.is_finite() {
             return;
         }
@@ -118,7 +137,8 @@ impl Rollups {
         }
         state.open.entry(minute).or_insert_with(Bucket::new).add(value);
         state.latest_ts = state.latest_ts.max(ts_ms);
-        let complete_before = minute_of(state.latest_ts.saturating_sub(self.lateness_ms + MINUTE_MS) + MINUTE_MS);
+        let complete_before =
+            minute_of(state.latest_ts.saturating_sub(self.lateness_ms + MINUTE_MS) + MINUTE_MS);
         self.points_written += emit_before(key, state, complete_before, out);
     }
 
@@ -149,7 +169,12 @@ impl Rollups {
 }
 
 /// Emits the open minutes that start before `before`; returns how many points it wrote.
-fn emit_before(key: &SeriesKey, state: &mut SeriesState, before: i64, out: &mut Vec<Sample>) -> u64 {
+fn emit_before(
+    key: &SeriesKey,
+    state: &mut SeriesState,
+    before: i64,
+    out: &mut Vec<Sample>,
+) -> u64 {
     let mut written = 0;
     while let Some(entry) = state.open.first_entry() {
         let minute = *entry.key();
@@ -221,7 +246,10 @@ mod tests {
         let p50 = values_of(&out, ":1m_p50")[0].1;
         assert!((p50 - 2.0).abs() <= 0.02, "p50 of 1,2,3,4 by the lower-rank rule is 2: {p50}");
         let p99 = values_of(&out, ":1m_p99")[0].1;
-        assert!((p99 - 3.0).abs() <= 0.03, "p99 of four points is the third by the lower-rank rule: {p99}");
+        assert!(
+            (p99 - 3.0).abs() <= 0.03,
+            "p99 of four points is the third by the lower-rank rule: {p99}"
+        );
         assert!(out.iter().all(|s| s.series.labels == key().labels && s.series.app == "shop"));
     }
 

@@ -200,6 +200,9 @@ mod tests {
         let p99 = sketch.quantile(0.99).unwrap();
         let truth = exact(&values, 0.99);
         let error = ((p99 - truth) / truth).abs();
-        assert!(error <= RELATIVE_ACCURACY + 1e-12, "high quantiles keep their accuracy: {p99} vs {truth}");
+        assert!(
+            error <= RELATIVE_ACCURACY + 1e-12,
+            "high quantiles keep their accuracy: {p99} vs {truth}"
+        );
     }
 }

@@ -118,7 +118,11 @@ fn crlf_line_endings_and_comments_are_tolerated() {
     let text = "# just a comment\r\n#TYPE x gauge\r\n# HELP\r\nx 1\r\n";
     let samples = parse(text).unwrap();
     assert_eq!(samples.len(), 1);
-    assert_eq!(samples[0].metric_type, MetricType::Gauge, "`#TYPE` without a space is still a TYPE line");
+    assert_eq!(
+        samples[0].metric_type,
+        MetricType::Gauge,
+        "`#TYPE` without a space is still a TYPE line"
+    );
 }
 
 #[test]
@@ -152,16 +156,36 @@ const MALFORMED: &[(&str, usize, usize, &str)] = &[
     ("foo 1 12.5", 1, 7, "expected a timestamp in integer milliseconds, found `12.5`"),
     ("foo 1 2 3", 1, 9, "expected end of line after the timestamp, found `3`"),
     ("foo$ 1", 1, 4, "expected `{`, a space or a tab after the metric name, found `$`"),
-    ("# TYPE foo gauges", 1, 12, "expected a metric type (counter, gauge, histogram, summary or untyped), found `gauges`"),
-    ("# TYPE foo", 1, 11, "expected a space and a metric type after the metric name, found end of line"),
+    (
+        "# TYPE foo gauges",
+        1,
+        12,
+        "expected a metric type (counter, gauge, histogram, summary or untyped), found `gauges`",
+    ),
+    (
+        "# TYPE foo",
+        1,
+        11,
+        "expected a space and a metric type after the metric name, found end of line",
+    ),
     ("# TYPE foo gauge extra", 1, 18, "expected end of line after the metric type, found `e`"),
     ("# TYPE foo gauge\n# TYPE foo counter", 2, 8, "a second TYPE line for `foo`"),
     ("# HELP foo a\n# HELP foo b", 2, 8, "a second HELP line for `foo`"),
     ("# HELP foo bad \\x escape", 1, 17, "expected `\\` or `n` after a backslash in help text"),
     ("foo 1\n# TYPE foo gauge", 2, 8, "comes after its samples; move it before them"),
     ("# TYPE h histogram\nh_bucket 1", 2, 1, "the histogram bucket `h_bucket` needs an `le` label"),
-    ("# TYPE h histogram\nh_bucket{le=\"x\"} 1", 2, 1, "the `le` label of `h_bucket` must be a number, found `x`"),
-    ("# TYPE h histogram\nh 1", 2, 1, "`h` is a histogram; its samples must be named `h_bucket`, `h_sum` or `h_count`"),
+    (
+        "# TYPE h histogram\nh_bucket{le=\"x\"} 1",
+        2,
+        1,
+        "the `le` label of `h_bucket` must be a number, found `x`",
+    ),
+    (
+        "# TYPE h histogram\nh 1",
+        2,
+        1,
+        "`h` is a histogram; its samples must be named `h_bucket`, `h_sum` or `h_count`",
+    ),
     ("# TYPE s summary\ns 1", 2, 1, "the summary quantile `s` needs an `quantile` label"),
     ("ünïcode{a=\"é\"} 1", 1, 1, "expected a metric name (a letter, `_` or `:` first), found `ü`"),
     ("a{é=\"x\"} 1", 1, 3, "expected a label name (a letter or `_` first) or `}`, found `é`"),
@@ -177,7 +201,8 @@ fn malformed_input_is_rejected_with_its_position() {
             Err(error) => {
                 let prefix = format!("line {line}, column {column}: ");
                 if !error.message.contains(words) || !error.to_string().starts_with(&prefix) {
-                    mismatches.push(format!("{input:?}: got `{error}`, wanted `{prefix}...{words}...`"));
+                    mismatches
+                        .push(format!("{input:?}: got `{error}`, wanted `{prefix}...{words}...`"));
                 }
             }
         }
