@@ -217,3 +217,17 @@ fn estimate_is_the_median_of_pairwise_differences() {
         assert!(interval.lower <= interval.estimate && interval.estimate <= interval.upper);
     }
 }
+
+#[test]
+fn exact_interval_stays_ordered_where_rs_tolerance_is_coarser_than_the_data() {
+    // Most values are 0, so the statistic jumps by a wide step at a shift of 0. R stops within
+    // 1e-4 of that jump on either side and prints a lower bound above its upper bound; the
+    // exact roots are the jump itself.
+    let reference = r_wilcox();
+    let case = &reference["cases"][2];
+    let (baseline, candidate) = (numbers(&case["baseline"]), numbers(&case["candidate"]));
+    let r = shift_interval_r_compatible(&baseline, &candidate, 0.95).unwrap();
+    assert!(r.lower > r.upper, "{r:?}");
+    let exact = shift_interval(&baseline, &candidate, 0.95).unwrap();
+    assert_eq!((exact.lower, exact.estimate, exact.upper), (0.0, 0.0, 0.0));
+}
