@@ -1,5 +1,7 @@
 //! Checks of `host:port` addresses and of proxy and toxic names, before anything is opened.
 
+use std::net::SocketAddr;
+
 use crate::error::FaultProxyError;
 
 /// The longest proxy or toxic name accepted, in bytes.
@@ -31,6 +33,25 @@ pub(crate) fn check_address(field: &str, value: &str) -> Result<(), FaultProxyEr
         return Err(bad("has an IPv6 address without brackets"));
     } else if host.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
         return Err(bad("has an invalid host name"));
+    }
+    Ok(())
+}
+
+/// Refuses an upstream that is the proxy's own listen address: every connection would connect
+/// to the proxy again, without end.
+pub(crate) fn check_not_itself(listen: &str, upstream: &str) -> Result<(), FaultProxyError> {
+    let (Ok(listen_address), Ok(upstream_address)) =
+        (bind_target(listen).parse::<SocketAddr>(), upstream.parse::<SocketAddr>())
+    else {
+        return Ok(());
+    };
+    let same_host = listen_address.ip() == upstream_address.ip()
+        || (listen_address.ip().is_unspecified() && upstream_address.ip().is_loopback());
+    if listen_address.port() != 0 && listen_address.port() == upstream_address.port() && same_host {
+        return Err(FaultProxyError::BadRequestBody(format!(
+            "upstream `{upstream}` is the proxy's own listen address `{listen}`; point the \
+             upstream at the real server"
+        )));
     }
     Ok(())
 }
@@ -88,6 +109,16 @@ mod tests {
         }
         assert_eq!(bind_target(":80"), "0.0.0.0:80");
         assert_eq!(bind_target("localhost:80"), "localhost:80");
+    }
+
+    #[test]
+    fn a_proxy_cannot_forward_to_itself() {
+        assert!(check_not_itself("127.0.0.1:8000", "127.0.0.1:8000").is_err());
+        assert!(check_not_itself(":8000", "127.0.0.1:8000").is_err());
+        assert!(check_not_itself("0.0.0.0:8000", "127.0.0.1:8000").is_err());
+        assert!(check_not_itself("127.0.0.1:8000", "127.0.0.1:8001").is_ok());
+        assert!(check_not_itself("127.0.0.1:0", "127.0.0.1:8000").is_ok());
+        assert!(check_not_itself("127.0.0.1:8000", "db:8000").is_ok());
     }
 
     #[test]

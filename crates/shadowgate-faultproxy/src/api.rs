@@ -33,7 +33,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
 use tokio::net::TcpListener;
 
-use crate::{error::FaultProxyError, registry::FaultProxy};
+use crate::{
+    error::FaultProxyError,
+    registry::{FaultProxy, ProxySpec},
+};
 use wire::{ErrorJson, PopulateJson, ProxyBody, ProxyJson, ToxicBody, ToxicJson, decode};
 
 /// The largest request body accepted. Toxiproxy's bodies are a few hundred bytes.
@@ -266,9 +269,15 @@ impl Route {
     }
 }
 
+/// Reads a list of proxies in `/populate`'s JSON format, which is also the format of
+/// Toxiproxy's `-config` file: `[{"name": ..., "listen": ..., "upstream": ..., "enabled": ...}]`.
+pub fn proxy_specs_from_json(json: &[u8]) -> Result<Vec<ProxySpec>, FaultProxyError> {
+    Ok(decode::<Vec<ProxyBody>>(json)?.into_iter().map(ProxyBody::into_spec).collect())
+}
+
 async fn populate(proxy: &FaultProxy, body: &[u8]) -> Response<Full<Bytes>> {
-    let result = match decode::<Vec<ProxyBody>>(body) {
-        Ok(bodies) => proxy.populate(bodies.into_iter().map(ProxyBody::into_spec).collect()).await,
+    let result = match proxy_specs_from_json(body) {
+        Ok(specs) => proxy.populate(specs).await,
         Err(error) => Err(error),
     };
     match result {
@@ -359,6 +368,20 @@ fn empty_response() -> Response<Full<Bytes>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_files_use_the_populate_format() {
+        let specs = proxy_specs_from_json(
+            br#"[{"name": "db", "listen": "127.0.0.1:5433", "upstream": "127.0.0.1:5432"},
+                 {"name": "cache", "upstream": "127.0.0.1:6379", "enabled": false}]"#,
+        )
+        .unwrap();
+        assert_eq!(specs.len(), 2);
+        assert_eq!((specs[0].name.as_str(), specs[0].enabled), ("db", true));
+        assert_eq!((specs[1].listen.as_str(), specs[1].enabled), ("", false));
+        let error = proxy_specs_from_json(br#"[{"name": 5}]"#).unwrap_err().to_string();
+        assert!(error.starts_with("bad request body: [0].name: invalid type"), "{error}");
+    }
 
     #[test]
     fn paths_are_split_and_decoded() {

@@ -31,7 +31,7 @@ mod listener;
 mod splice;
 mod timer;
 
-pub use api::{serve, serve_with_shutdown};
+pub use api::{proxy_specs_from_json, serve, serve_with_shutdown};
 pub use error::FaultProxyError;
 pub use registry::{FaultProxy, ProxyInfo, ProxySpec, ProxyUpdate, ToxicUpdate};
 pub use toxic::{Stream, Toxic, ToxicKind};

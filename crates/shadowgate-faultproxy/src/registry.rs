@@ -15,7 +15,7 @@ use std::{
 use tokio::sync::{Mutex, watch};
 
 use crate::{
-    address::{check_address, check_name},
+    address::{check_address, check_name, check_not_itself},
     connection::{ConnectionSeeds, ConnectionSettings, ToxicChains},
     error::FaultProxyError,
     listener::RunningListener,
@@ -201,6 +201,7 @@ impl FaultProxy {
         let enabled = update.enabled.unwrap_or(entry.listener.is_some());
         let listen = update.listen.unwrap_or_else(|| entry.listen.clone());
         let upstream = update.upstream.unwrap_or_else(|| entry.upstream.clone());
+        check_not_itself(&listen, &upstream)?;
         if !same_address(&entry.listen, &listen) || entry.upstream != upstream {
             if let Some(listener) = entry.listener.take() {
                 listener.stop().await;
@@ -456,6 +457,7 @@ fn checked_spec(mut spec: ProxySpec) -> Result<ProxySpec, FaultProxyError> {
         spec.listen = DEFAULT_LISTEN.to_string();
     }
     check_address("listen", &spec.listen)?;
+    check_not_itself(&spec.listen, &spec.upstream)?;
     Ok(spec)
 }
 
