@@ -40,6 +40,21 @@ impl Upstream {
             .build()
     }
 
+    /// The URI to put in a request sent on a dedicated connection: origin-form (`/path?query`)
+    /// for HTTP/1.1, absolute for HTTP/2, whose pseudo-headers need the scheme and authority.
+    pub fn request_uri(&self, path_and_query: &str) -> Result<Uri, http::Error> {
+        if self.http2 {
+            return self.uri_for(path_and_query);
+        }
+        let target = format!("{}{}", self.base_path, path_and_query);
+        Uri::builder().path_and_query(target).build()
+    }
+
+    /// The `host:port` to connect to (port 80 when the URL names none).
+    pub fn socket_target(&self) -> String {
+        format!("{}:{}", self.authority.host(), self.authority.port_u16().unwrap_or(80))
+    }
+
     pub fn authority(&self) -> &Authority {
         &self.authority
     }
@@ -159,6 +174,26 @@ pub enum HostRewrite {
     Suffix(String),
     /// A fixed value.
     Literal(HeaderValue),
+}
+
+impl HostRewrite {
+    /// The Host header a request to `target` gets under this rule, or `None` to keep the
+    /// original (`original` is the client's Host, if any).
+    pub fn header_for(
+        &self,
+        target: &Upstream,
+        original: Option<&HeaderValue>,
+    ) -> Option<HeaderValue> {
+        match self {
+            HostRewrite::Keep => None,
+            HostRewrite::Upstream => HeaderValue::from_str(target.authority().as_str()).ok(),
+            HostRewrite::Suffix(suffix) => {
+                let original = original.map(|value| value.as_bytes()).unwrap_or_default();
+                HeaderValue::from_bytes(&[original, suffix.as_bytes()].concat()).ok()
+            }
+            HostRewrite::Literal(host) => Some(host.clone()),
+        }
+    }
 }
 
 impl FromStr for HostRewrite {
@@ -343,6 +378,10 @@ mod tests {
             "http://svc.internal:9000/api/v1/x"
         );
         assert_eq!(based.to_string(), "h2c://svc.internal:9000/api");
+        assert_eq!(based.request_uri("/x").unwrap().to_string(), "http://svc.internal:9000/api/x");
+        let no_port: Upstream = "http://svc.internal/base".parse().unwrap();
+        assert_eq!(no_port.socket_target(), "svc.internal:80");
+        assert_eq!(no_port.request_uri("/x?y=1").unwrap().to_string(), "/base/x?y=1");
         for (text, expected) in [
             ("https://x:1", "TLS upstreams are not supported"),
             ("ftp://x:1", "`ftp` is not supported"),

@@ -18,7 +18,8 @@
 //!
 //! The decisions (sampling, redaction, the recording format, the replay schedule and the diff)
 //! are pure modules: no sockets, files or clocks, with time and keys passed in. The shell modules
-//! ([`proxy`], [`recorder`], [`replay`], [`upstream_client`]) do the I/O around them.
+//! ([`proxy`], [`recorder`], [`replay`], [`upstream_client`] and the dedicated upstream
+//! connections) do the I/O around them.
 
 pub mod config;
 pub mod diff;
@@ -34,3 +35,4 @@ pub mod replay;
 pub mod sampling;
 pub mod schedule;
 pub mod upstream_client;
+mod upstream_connection;

@@ -251,7 +251,7 @@ async fn accept_loop(
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // A transparent proxy adds no Date header of its own; the primary's headers pass unchanged.
-    builder.http1().auto_date_header(false).timer(hyper_util::rt::TokioTimer::new());
+    builder.http1().auto_date_header(false);
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
@@ -266,7 +266,7 @@ async fn accept_loop(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let service = forward::ForwardService(forwarder.clone());
+                let service = forwarder.connection_service();
                 let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let watched = graceful.watch(connection);
                 tokio::spawn(async move {

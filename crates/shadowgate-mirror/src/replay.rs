@@ -19,7 +19,7 @@ use std::{
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
-use http::{HeaderValue, Request, Version, header};
+use http::{Request, Version, header};
 use http_body_util::Full;
 use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use serde::Serialize;
@@ -333,19 +333,7 @@ impl TargetSender {
         *request.version_mut() =
             if self.upstream.is_http2() { Version::HTTP_2 } else { Version::HTTP_11 };
         *request.headers_mut() = recorded.headers.clone();
-        let host = match &self.host {
-            HostRewrite::Keep => None,
-            HostRewrite::Upstream => HeaderValue::from_str(self.upstream.authority().as_str()).ok(),
-            HostRewrite::Suffix(suffix) => {
-                let original = recorded
-                    .headers
-                    .get(header::HOST)
-                    .map(|value| value.as_bytes())
-                    .unwrap_or_default();
-                HeaderValue::from_bytes(&[original, suffix.as_bytes()].concat()).ok()
-            }
-            HostRewrite::Literal(value) => Some(value.clone()),
-        };
+        let host = self.host.header_for(&self.upstream, recorded.headers.get(header::HOST));
         if let Some(host) = host {
             request.headers_mut().insert(header::HOST, host);
         }

@@ -1,23 +1,25 @@
-//! The shadow side: a bounded queue of mirror jobs, a dispatcher that runs a limited number of
-//! them at once, and the live diff fed from their results.
+//! The shadow side: a bounded queue of mirror jobs, lanes that work through it a job at a time,
+//! and the live diff fed from their results.
 //!
 //! The queue is the only coupling to the primary path, and it is non-blocking on that side:
-//! when it is full, new jobs are dropped and counted. Each shadow has its own connection pool
-//! and every mirrored exchange has a deadline, so a shadow that hangs only fills this side's
-//! slots and queue.
+//! when it is full, new jobs are dropped and counted. Each lane owns one connection per shadow,
+//! and every mirrored exchange has a deadline, so a shadow that hangs only occupies lanes and
+//! fills this side's queue.
 
 use std::{
+    future::Future,
+    pin::Pin,
     sync::{Arc, Mutex, PoisonError},
+    task::Poll,
     time::{Duration, Instant},
 };
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request, Version, header};
 use http_body_util::Full;
-use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use tokio::{
-    sync::{Semaphore, mpsc, oneshot, watch},
-    task::{JoinHandle, JoinSet},
+    sync::{mpsc, oneshot, watch},
+    task::JoinSet,
 };
 
 use crate::{
@@ -25,7 +27,8 @@ use crate::{
     diff::collector::DiffCollector,
     http_message::{CapturedRequest, CapturedResponse, ExchangeFailure, ResponseOutcome},
     metrics::MirrorMetrics,
-    upstream_client::{build_client, classify_client_error, read_body_capped},
+    upstream_client::read_body_capped,
+    upstream_connection::{UpstreamConnection, send_on},
 };
 
 /// A sampled request to copy to every shadow.
@@ -55,14 +58,17 @@ impl MirrorQueue {
     }
 }
 
-/// The running dispatcher.
+/// The running lanes.
 pub(crate) struct Dispatcher {
     queue: MirrorQueue,
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    lanes: JoinSet<()>,
 }
 
 impl Dispatcher {
+    /// Starts `shadow_concurrency` lanes. Each lane takes one job at a time from the queue and
+    /// sends it to every shadow over its own connections, so a job leaves the queue only when a
+    /// lane is free and `queue_capacity` bounds exactly the jobs that wait.
     pub(crate) fn start(
         config: &MirrorConfig,
         metrics: Arc<MirrorMetrics>,
@@ -70,14 +76,7 @@ impl Dispatcher {
     ) -> Dispatcher {
         let (sender, receiver) = mpsc::channel(config.queue_capacity);
         let shadows = Arc::new(ShadowSet {
-            targets: config
-                .shadows
-                .iter()
-                .map(|upstream| ShadowTarget {
-                    upstream: upstream.clone(),
-                    client: build_client(upstream, config.shadow_concurrency),
-                })
-                .collect(),
+            targets: config.shadows.clone(),
             marker: config.marker_header.clone(),
             host: config.shadow_host.clone(),
             timeout: config.shadow_timeout,
@@ -86,13 +85,12 @@ impl Dispatcher {
             diff,
         });
         let (stop, stop_receiver) = watch::channel(false);
-        let task = tokio::spawn(dispatch_loop(
-            receiver,
-            shadows,
-            config.shadow_concurrency,
-            stop_receiver,
-        ));
-        Dispatcher { queue: MirrorQueue { sender, metrics }, stop, task }
+        let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+        let mut lanes = JoinSet::new();
+        for _ in 0..config.shadow_concurrency {
+            lanes.spawn(lane_loop(receiver.clone(), shadows.clone(), stop_receiver.clone()));
+        }
+        Dispatcher { queue: MirrorQueue { sender, metrics }, stop, lanes }
     }
 
     pub(crate) fn sender(&self) -> MirrorQueue {
@@ -102,52 +100,45 @@ impl Dispatcher {
     /// Refuses new jobs, then waits up to `grace` for queued and running ones to finish.
     pub(crate) async fn drain(self, grace: Duration) {
         let _ = self.stop.send(true);
-        let mut task = self.task;
-        if tokio::time::timeout(grace, &mut task).await.is_err() {
-            task.abort();
+        let mut lanes = self.lanes;
+        let finished =
+            tokio::time::timeout(grace, async { while lanes.join_next().await.is_some() {} }).await;
+        if finished.is_err() {
+            lanes.abort_all();
         }
     }
 }
 
-async fn dispatch_loop(
-    mut receiver: mpsc::Receiver<MirrorJob>,
+async fn lane_loop(
+    queue: Arc<tokio::sync::Mutex<mpsc::Receiver<MirrorJob>>>,
     shadows: Arc<ShadowSet>,
-    concurrency: usize,
     mut stop: watch::Receiver<bool>,
 ) {
-    let slots = Arc::new(Semaphore::new(concurrency));
-    let mut stopping = false;
+    let mut connections: Vec<Option<ShadowConnection>> =
+        shadows.targets.iter().map(|_| None).collect();
     loop {
-        // A job leaves the queue only when a slot is free, so waiting jobs are exactly the
-        // queue's contents and `queue_capacity` bounds them.
-        let Ok(slot) = slots.clone().acquire_owned().await else { break };
-        let job = tokio::select! {
-            job = receiver.recv() => job,
-            _ = stop.changed(), if !stopping => {
-                stopping = true;
-                // Closing keeps the jobs already queued and refuses new ones.
-                receiver.close();
-                continue;
+        let job = {
+            let mut receiver = queue.lock().await;
+            tokio::select! {
+                job = receiver.recv() => job,
+                _ = stop.changed() => {
+                    // Closing keeps the queued jobs and refuses new ones; the lanes finish the
+                    // queue and then stop.
+                    receiver.close();
+                    receiver.recv().await
+                }
             }
         };
-        let Some(job) = job else { break };
+        let Some(job) = job else { return };
         shadows.metrics.queue_depth.add(-1);
-        let shadows = shadows.clone();
-        tokio::spawn(async move {
-            shadows.mirror(job).await;
-            drop(slot);
-        });
+        shadows.mirror(job, &mut connections).await;
     }
-    let _ = slots.acquire_many(u32::try_from(concurrency).unwrap_or(u32::MAX)).await;
 }
 
-struct ShadowTarget {
-    upstream: Upstream,
-    client: Client<HttpConnector, Full<Bytes>>,
-}
+type ShadowConnection = UpstreamConnection<Full<Bytes>>;
 
 struct ShadowSet {
-    targets: Vec<ShadowTarget>,
+    targets: Vec<Upstream>,
     marker: (HeaderName, HeaderValue),
     host: HostRewrite,
     timeout: Duration,
@@ -158,23 +149,17 @@ struct ShadowSet {
 }
 
 impl ShadowSet {
-    async fn mirror(self: Arc<Self>, job: MirrorJob) {
-        let request = Arc::new(job.request);
-        let outcomes = if self.targets.len() == 1 {
-            vec![self.send(0, &request).await]
+    async fn mirror(&self, job: MirrorJob, connections: &mut [Option<ShadowConnection>]) {
+        let request = &job.request;
+        let outcomes = if let [connection] = connections {
+            vec![self.send(0, request, connection).await]
         } else {
-            let mut tasks = JoinSet::new();
-            for idx in 0..self.targets.len() {
-                let shadows = self.clone();
-                let request = request.clone();
-                tasks.spawn(async move { (idx, shadows.send(idx, &request).await) });
-            }
-            let mut outcomes: Vec<ResponseOutcome> =
-                vec![Err(ExchangeFailure::Protocol); self.targets.len()];
-            while let Some(Ok((idx, outcome))) = tasks.join_next().await {
-                outcomes[idx] = outcome;
-            }
-            outcomes
+            let sends: Vec<_> = connections
+                .iter_mut()
+                .enumerate()
+                .map(|(idx, connection)| self.send(idx, request, connection))
+                .collect();
+            join_all(sends).await
         };
         let (Some(collector), Some(primary_response)) = (&self.diff, job.primary_response) else {
             return;
@@ -186,56 +171,47 @@ impl ShadowSet {
             collector
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .observe(&request, &primary, secondary, candidate);
+                .observe(request, &primary, secondary, candidate);
             self.metrics.diffed.increment();
         }
     }
 
-    async fn send(&self, idx: usize, request: &CapturedRequest) -> ResponseOutcome {
-        let target = &self.targets[idx];
-        let metrics = &self.metrics.shadows[idx];
-        let Ok(uri) = target.upstream.uri_for(&request.path_and_query) else {
-            metrics.protocol_errors.increment();
-            return Err(ExchangeFailure::Protocol);
-        };
+    /// The mirrored copy of a request for one shadow: marker header added, Host rewritten.
+    fn shadow_request(
+        &self,
+        target: &Upstream,
+        request: &CapturedRequest,
+    ) -> Option<Request<Full<Bytes>>> {
+        let uri = target.request_uri(&request.path_and_query).ok()?;
         let mut outgoing = Request::new(Full::new(request.body.clone()));
         *outgoing.method_mut() = request.method.clone();
         *outgoing.uri_mut() = uri;
         *outgoing.version_mut() =
-            if target.upstream.is_http2() { Version::HTTP_2 } else { Version::HTTP_11 };
+            if target.is_http2() { Version::HTTP_2 } else { Version::HTTP_11 };
         let headers = outgoing.headers_mut();
         *headers = request.headers.clone();
-        match &self.host {
-            HostRewrite::Keep => {}
-            HostRewrite::Upstream => {
-                if let Ok(host) = HeaderValue::from_str(target.upstream.authority().as_str()) {
-                    headers.insert(header::HOST, host);
-                }
-            }
-            HostRewrite::Suffix(suffix) => {
-                let original = headers
-                    .get(header::HOST)
-                    .map(|value| value.as_bytes().to_vec())
-                    .unwrap_or_default();
-                if let Ok(host) =
-                    HeaderValue::from_bytes(&[original.as_slice(), suffix.as_bytes()].concat())
-                {
-                    headers.insert(header::HOST, host);
-                }
-            }
-            HostRewrite::Literal(host) => {
-                headers.insert(header::HOST, host.clone());
-            }
+        if let Some(host) = self.host.header_for(target, headers.get(header::HOST)) {
+            headers.insert(header::HOST, host);
         }
         headers.insert(self.marker.0.clone(), self.marker.1.clone());
+        Some(outgoing)
+    }
 
+    async fn send(
+        &self,
+        idx: usize,
+        request: &CapturedRequest,
+        connection: &mut Option<ShadowConnection>,
+    ) -> ResponseOutcome {
+        let target = &self.targets[idx];
+        let metrics = &self.metrics.shadows[idx];
+        let Some(outgoing) = self.shadow_request(target, request) else {
+            metrics.protocol_errors.increment();
+            return Err(ExchangeFailure::Protocol);
+        };
         let started = Instant::now();
         let exchange = async {
-            let response = target
-                .client
-                .request(outgoing)
-                .await
-                .map_err(|error| classify_client_error(&error))?;
+            let response = send_on(connection, target, self.timeout, outgoing).await?;
             let (parts, body) = response.into_parts();
             let (body, body_truncated) = read_body_capped(body, self.keep_body)
                 .await
@@ -255,10 +231,36 @@ impl ShadowSet {
                 metrics.responses.increment();
                 metrics.latency.observe(started.elapsed());
             }
-            Err(ExchangeFailure::Connect) => metrics.connect_errors.increment(),
-            Err(ExchangeFailure::Timeout) => metrics.timeouts.increment(),
-            Err(ExchangeFailure::Protocol) => metrics.protocol_errors.increment(),
+            Err(failure) => {
+                // A connection left mid-exchange cannot carry another request.
+                *connection = None;
+                match failure {
+                    ExchangeFailure::Connect => metrics.connect_errors.increment(),
+                    ExchangeFailure::Timeout => metrics.timeouts.increment(),
+                    ExchangeFailure::Protocol => metrics.protocol_errors.increment(),
+                }
+            }
         }
         outcome
     }
+}
+
+/// Runs futures concurrently on the current task and returns their outputs in order.
+async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut any_pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => any_pending = true,
+                }
+            }
+        }
+        if any_pending { Poll::Pending } else { Poll::Ready(()) }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }

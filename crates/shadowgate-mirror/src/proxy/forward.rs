@@ -19,7 +19,6 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version, header};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
@@ -33,15 +32,20 @@ use crate::{
     metrics::MirrorMetrics,
     recording::RecordedExchange,
     sampling::Sampler,
-    upstream_client::{build_client, classify_client_error},
+    upstream_connection::{IdleConnections, UpstreamConnection, send_on},
 };
+
+/// The longest the proxy waits for a TCP connection to the primary.
+const PRIMARY_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+type PrimaryConnection = UpstreamConnection<TeeBody<Incoming>>;
 
 pub(super) type ResponseBody = Either<TeeBody<Incoming>, Full<Bytes>>;
 
 /// Everything the primary path needs, shared by all connections.
 pub(super) struct Forwarder {
     primary: Upstream,
-    client: Client<HttpConnector, TeeBody<Incoming>>,
+    idle_connections: Arc<IdleConnections<TeeBody<Incoming>>>,
     sampler: Sampler,
     methods: MethodPolicy,
     mirror_queue: Option<MirrorQueue>,
@@ -63,7 +67,7 @@ impl Forwarder {
     ) -> Forwarder {
         Forwarder {
             primary: config.primary.clone(),
-            client: build_client(&config.primary, 1024),
+            idle_connections: Arc::new(IdleConnections::new(1024)),
             sampler: config.sampler.clone(),
             methods: config.methods.clone(),
             mirror_queue,
@@ -76,7 +80,22 @@ impl Forwarder {
         }
     }
 
-    async fn forward(&self, request: Request<Incoming>) -> Response<ResponseBody> {
+    /// The service for one new client connection.
+    pub(super) fn connection_service(self: &Arc<Self>) -> ForwardService {
+        ForwardService {
+            forwarder: self.clone(),
+            pinned: Arc::new(PinnedConnection {
+                slot: Mutex::new(None),
+                idle_connections: self.idle_connections.clone(),
+            }),
+        }
+    }
+
+    async fn forward(
+        &self,
+        request: Request<Incoming>,
+        pinned: &PinnedConnection,
+    ) -> Response<ResponseBody> {
         let arrived = Instant::now();
         self.metrics.requests.increment();
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
@@ -97,7 +116,7 @@ impl Forwarder {
             .path_and_query()
             .map_or("/", |path_and_query| path_and_query.as_str())
             .to_owned();
-        let Ok(upstream_uri) = self.primary.uri_for(&target) else {
+        let Ok(upstream_uri) = self.primary.request_uri(&target) else {
             return text_response(
                 StatusCode::BAD_REQUEST,
                 "shadowgate: the request target is not a valid path\n",
@@ -153,7 +172,17 @@ impl Forwarder {
 
         parts.uri = upstream_uri;
         parts.version = if self.primary.is_http2() { Version::HTTP_2 } else { Version::HTTP_11 };
-        let result = self.client.request(Request::from_parts(parts, request_body)).await;
+        let mut connection = pinned.take().or_else(|| self.idle_connections.take());
+        let result = send_on(
+            &mut connection,
+            &self.primary,
+            PRIMARY_CONNECT_TIMEOUT,
+            Request::from_parts(parts, request_body),
+        )
+        .await;
+        if let Some(connection) = connection {
+            pinned.keep(connection);
+        }
         let latency = arrived.elapsed();
         self.metrics.primary_latency.observe(latency);
         match result {
@@ -187,9 +216,8 @@ impl Forwarder {
                 };
                 Response::from_parts(parts, Either::Left(body))
             }
-            Err(error) => {
+            Err(failure) => {
                 self.metrics.primary_errors.increment();
-                let failure = classify_client_error(&error);
                 response_sinks.deliver(Some(Err(failure.clone())), latency);
                 text_response(
                     StatusCode::BAD_GATEWAY,
@@ -332,9 +360,42 @@ impl RecordAssembly {
     }
 }
 
+/// The upstream connection that serves one client connection. HTTP/1.1 clients send one
+/// request at a time, so the connection is reused without contention; requests of an HTTP/2
+/// client that overlap use connections from the idle stack.
+pub(super) struct PinnedConnection {
+    slot: Mutex<Option<PrimaryConnection>>,
+    idle_connections: Arc<IdleConnections<TeeBody<Incoming>>>,
+}
+
+impl PinnedConnection {
+    fn take(&self) -> Option<PrimaryConnection> {
+        self.slot.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    fn keep(&self, connection: PrimaryConnection) {
+        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        match slot.as_ref() {
+            None => *slot = Some(connection),
+            Some(_) => self.idle_connections.give_back(connection),
+        }
+    }
+}
+
+impl Drop for PinnedConnection {
+    fn drop(&mut self) {
+        if let Some(connection) = self.take() {
+            self.idle_connections.give_back(connection);
+        }
+    }
+}
+
 /// The hyper service of one client connection.
 #[derive(Clone)]
-pub(super) struct ForwardService(pub(super) Arc<Forwarder>);
+pub(super) struct ForwardService {
+    forwarder: Arc<Forwarder>,
+    pinned: Arc<PinnedConnection>,
+}
 
 impl hyper::service::Service<Request<Incoming>> for ForwardService {
     type Response = Response<ResponseBody>;
@@ -342,7 +403,8 @@ impl hyper::service::Service<Request<Incoming>> for ForwardService {
     type Future = Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, Infallible>> + Send>>;
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
-        let forwarder = self.0.clone();
-        Box::pin(async move { Ok(forwarder.forward(request).await) })
+        let forwarder = self.forwarder.clone();
+        let pinned = self.pinned.clone();
+        Box::pin(async move { Ok(forwarder.forward(request, &pinned).await) })
     }
 }
