@@ -370,3 +370,91 @@ fn the_same_seed_gives_the_same_schedule() {
     };
     assert_eq!(run(), run());
 }
+
+/// A random toxic that delays or reshapes data but never drops it.
+fn random_lossless_kind(rng: &mut Rng) -> ToxicKind {
+    match rng.below(4) {
+        0 => {
+            ToxicKind::Latency { latency_ms: rng.below(50) as u64, jitter_ms: rng.below(20) as u64 }
+        }
+        1 => ToxicKind::Bandwidth { rate_kb_per_s: 1 + rng.below(500) as u64 },
+        2 => ToxicKind::SlowClose { delay_ms: rng.below(100) as u64 },
+        _ => {
+            let average_size = 1 + rng.below(300) as u64;
+            ToxicKind::Slicer {
+                average_size,
+                size_variation: rng.below(average_size as usize) as u64,
+                delay_us: rng.below(3000) as u64,
+            }
+        }
+    }
+}
+
+#[test]
+fn lossless_toxics_changed_at_random_keep_every_byte_in_order() {
+    for seed in 0..200 {
+        let mut rng = Rng::seed(seed);
+        let mut schedule = DirectionSchedule::new(Rng::seed(seed + 1000));
+        let mut chain: Vec<ChainEntry> = Vec::new();
+        let (mut sent, mut received) = (Vec::new(), Vec::new());
+        let mut ended = false;
+        let mut next_id = 1;
+        let mut now = Duration::ZERO;
+        for _ in 0..60 {
+            now += Duration::from_micros(rng.below(20_000) as u64);
+            match rng.below(5) {
+                0 if chain.len() < 4 => {
+                    chain.push(entry(next_id, random_lossless_kind(&mut rng)));
+                    next_id += 1;
+                    schedule.sync(now, &chain);
+                }
+                1 if !chain.is_empty() => {
+                    chain.remove(rng.below(chain.len()));
+                    schedule.sync(now, &chain);
+                }
+                2 if !chain.is_empty() => {
+                    let index = rng.below(chain.len());
+                    chain[index].revision += 1;
+                    chain[index].toxicity = rng.next_f64();
+                    schedule.sync(now, &chain);
+                }
+                _ => {
+                    let data: Vec<u8> =
+                        (0..1 + rng.below(5000)).map(|_| rng.below(256) as u8).collect();
+                    sent.extend_from_slice(&data);
+                    schedule.push(now, StreamEvent::Data(Bytes::from(data)));
+                }
+            }
+            for event in ready_at(&mut schedule, now) {
+                match event {
+                    StreamEvent::Data(data) => received.extend_from_slice(&data),
+                    other => panic!("seed {seed}: unexpected {other:?} mid-stream"),
+                }
+            }
+        }
+        schedule.push(now, StreamEvent::Eof);
+        while !ended {
+            let deadline = schedule.next_deadline().unwrap_or(now).max(now);
+            now = deadline;
+            let events = ready_at(&mut schedule, deadline);
+            assert!(
+                !events.is_empty() || schedule.next_deadline().is_some(),
+                "seed {seed}: stalled"
+            );
+            for event in events {
+                assert!(!ended, "seed {seed}: an event after the end of the stream");
+                match event {
+                    StreamEvent::Data(data) => received.extend_from_slice(&data),
+                    StreamEvent::Eof => ended = true,
+                    other => panic!("seed {seed}: unexpected {other:?}"),
+                }
+            }
+        }
+        assert!(
+            received == sent,
+            "seed {seed}: {} bytes sent, {} received or reordered",
+            sent.len(),
+            received.len()
+        );
+    }
+}
