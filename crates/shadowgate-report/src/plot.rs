@@ -410,8 +410,8 @@ fn time_label(seconds: f64, minutes: bool) -> String {
 }
 
 /// An SVG path through the finite points, broken at non-finite values; a point alone
-/// between breaks becomes a dot. Points that fall into the same half-pixel column are thinned
-/// to the lowest and the highest, so that a long run stays small and its spikes survive.
+/// between breaks becomes a dot. Points that fall into the same pixel column are thinned to
+/// the lowest and the highest, so that a long run stays small and its spikes survive.
 fn line_path(points: &[(f64, f64)], x_scale: &Scale, frame: &VerticalFrame) -> String {
     let mut pen = Pen::default();
     let mut column: Option<PixelColumn> = None;
@@ -423,19 +423,23 @@ fn line_path(points: &[(f64, f64)], x_scale: &Scale, frame: &VerticalFrame) -> S
             pen.lift();
             continue;
         }
-        let half_pixel = (x_scale.map_clamped(*x) * 2.0).round() as i64;
-        let py = frame.scale.map(y / frame.divisor);
+        let point = (x_scale.map_clamped(*x), frame.scale.map(y / frame.divisor));
+        let pixel = point.0.round() as i64;
         column = match column {
-            Some(mut pending) if pending.half_pixel == half_pixel => {
-                pending.lowest = pending.lowest.max(py);
-                pending.highest = pending.highest.min(py);
+            Some(mut pending) if pending.pixel == pixel => {
+                if point.1 > pending.lowest.1 {
+                    pending.lowest = point;
+                }
+                if point.1 < pending.highest.1 {
+                    pending.highest = point;
+                }
                 Some(pending)
             }
             pending => {
                 if let Some(pending) = pending {
                     pen.draw(pending);
                 }
-                Some(PixelColumn { half_pixel, lowest: py, highest: py })
+                Some(PixelColumn { pixel, lowest: point, highest: point })
             }
         };
     }
@@ -446,12 +450,13 @@ fn line_path(points: &[(f64, f64)], x_scale: &Scale, frame: &VerticalFrame) -> S
     pen.path
 }
 
-/// The extremes of the points in one half-pixel column, in pixels (larger is lower).
+/// The lowest and the highest point that fall into one pixel column (pixel y grows
+/// downwards, so the lowest point has the largest y).
 #[derive(Clone, Copy)]
 struct PixelColumn {
-    half_pixel: i64,
-    lowest: f64,
-    highest: f64,
+    pixel: i64,
+    lowest: (f64, f64),
+    highest: (f64, f64),
 }
 
 /// Writes a path segment by segment.
@@ -463,18 +468,23 @@ struct Pen {
 }
 
 impl Pen {
+    /// Draws a column's extremes in the order they were measured.
     fn draw(&mut self, column: PixelColumn) {
-        let x = column.half_pixel as f64 / 2.0;
-        let ys: &[f64] = if column.lowest == column.highest {
-            &[column.lowest]
+        let (first, second) = if column.lowest.0 <= column.highest.0 {
+            (column.lowest, column.highest)
         } else {
-            &[column.highest, column.lowest]
+            (column.highest, column.lowest)
         };
-        for y in ys {
-            let command = if self.segment_points > 0 { 'L' } else { 'M' };
-            let _ = write!(self.path, "{command}{x:.1} {y:.1}");
-            self.segment_points += 1;
+        self.point(first);
+        if second != first {
+            self.point(second);
         }
+    }
+
+    fn point(&mut self, (x, y): (f64, f64)) {
+        let command = if self.segment_points > 0 { 'L' } else { 'M' };
+        let _ = write!(self.path, "{command}{x:.1} {y:.1}");
+        self.segment_points += 1;
     }
 
     /// Ends the segment; a segment of one point gets a zero-length line, which the round

@@ -56,15 +56,15 @@ fn an_isolated_point_is_drawn_as_a_dot() {
 }
 
 #[test]
-fn thinning_keeps_at_most_two_points_per_half_pixel_and_every_spike() {
+fn thinning_keeps_at_most_two_points_per_pixel_and_every_spike() {
     let x_scale = Scale::linear((0.0, 100_000.0), (PLOT_LEFT, PLOT_RIGHT));
     let mut points: Vec<(f64, f64)> = (0..100_000).map(|t| (t as f64, 10.0)).collect();
     points[54_321].1 = 95.0;
     let frame = frame(100.0);
     let path = line_path(&points, &x_scale, &frame);
     let drawn = move_count(&path) + path.matches('L').count();
-    let half_pixels = ((PLOT_RIGHT - PLOT_LEFT) * 2.0) as usize + 1;
-    assert!(drawn <= 2 * half_pixels, "{drawn} points for {half_pixels} columns");
+    let pixels = (PLOT_RIGHT - PLOT_LEFT) as usize + 1;
+    assert!(drawn <= 2 * pixels, "{drawn} points for {pixels} columns");
     let spike_y = format!(" {:.1}", frame.scale.map(95.0));
     assert!(path.contains(&spike_y), "the spike at {spike_y} is missing");
 }

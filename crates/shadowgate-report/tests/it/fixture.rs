@@ -104,6 +104,22 @@ pub fn report_with(behaviour: CandidateBehaviour) -> CheckReport {
     }
 }
 
+/// The fixed report with series sampled every second for `seconds`, as a long run gives.
+pub fn long_report(seconds: u64) -> CheckReport {
+    let mut report = sample_report();
+    for series in &mut report.time_series {
+        let level = series.points.last().and_then(|point| point.1).unwrap_or(1.0);
+        series.points = (1..=seconds)
+            .map(|second| {
+                let wobble = 1.0 + 0.05 * (second as f64 / 7.0).sin();
+                (second * 1000, Some(level * wobble))
+            })
+            .collect();
+    }
+    report.wall_duration_ms = seconds * 1000 + 11_480;
+    report
+}
+
 fn judge_config() -> JudgeConfig {
     let mut metrics = shadowgate_judge::default_metrics();
     metrics.push(MetricConfig {

@@ -1,7 +1,7 @@
 //! The HTML page as markup: self-contained, every chart with its series and shaded windows,
 //! and the parts a reader looks for first.
 
-use crate::fixture::{SAME, report_with, sample_report};
+use crate::fixture::{SAME, long_report, report_with, sample_report};
 use shadowgate_report::{CheckReport, PerArm, to_html};
 
 /// The charts in page order, with the series and shaded windows each has for the fixture:
@@ -158,4 +158,21 @@ fn a_report_without_measurements_still_renders_every_section() {
     assert!(html.contains("No fault was injected"));
     assert!(html.contains("No test command ran."));
     assert!(!html.contains("id=\"warnings\""));
+}
+
+#[test]
+fn a_long_run_is_thinned_to_the_charts_resolution() {
+    let short = to_html(&sample_report());
+    // Ten line series of 3,600 points would add about 500 kB of path data unthinned;
+    // thinned to a few hundred pixel columns, they add about a fifth of that.
+    let hour = to_html(&long_report(3600));
+    assert!(hour.len() < short.len() + 150_000, "{} bytes for an hour", hour.len());
+    for (key, body) in charts(&hour) {
+        for path in plot(&body).split(" d=\"").skip(1) {
+            let path = path.split('"').next().unwrap_or_default();
+            let points = path.matches(['M', 'L']).count();
+            // At most the lowest and the highest point per pixel of the 520-unit-wide plot.
+            assert!(points <= 2 * 520, "{key}: {points} points");
+        }
+    }
 }

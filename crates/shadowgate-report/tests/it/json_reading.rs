@@ -113,3 +113,18 @@ fn text_that_is_not_a_report_is_refused() {
     let error = from_json(&trailing).expect_err("text after the report must be refused");
     assert!(error.message.contains("after the report"), "{error}");
 }
+
+#[test]
+fn series_points_read_one_per_line() {
+    let text = to_json(&sample_report());
+    assert!(
+        text.contains("\n      \"points\": [\n        [1000, "),
+        "points are not laid out one per line"
+    );
+    assert!(text.contains("\n        [35000, null],\n"), "the gap is missing");
+    assert!(text.contains("\"errors_by_kind\": {\n"), "objects stay indented");
+    assert!(text.contains("\"unmatched_inputs\": []"), "an empty list stays on one line");
+    // Whatever the layout, it is JSON that any reader accepts.
+    let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    assert_eq!(value["time_series"][0]["points"][0][0], 1000);
+}
