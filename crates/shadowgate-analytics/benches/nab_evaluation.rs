@@ -8,7 +8,9 @@ mod nab_files;
 
 use std::time::Instant;
 
-use shadowgate_analytics::anomaly::baselines::{NullDetector, RandomDetector, WindowedGaussianDetector};
+use shadowgate_analytics::anomaly::baselines::{
+    NullDetector, RandomDetector, WindowedGaussianDetector,
+};
 use shadowgate_analytics::anomaly::{DEFAULT_ALARM_SCORE, DetectorConfig, SeasonalCusumDetector};
 use shadowgate_analytics::nab::corpus::probationary_length;
 use shadowgate_analytics::nab::evaluation::{self, NabEvaluation};
@@ -22,8 +24,14 @@ fn main() {
     let corpus = nab_files::read_corpus(&nab_dir);
     let rows: usize = corpus.iter().map(|file| file.values.len()).sum();
     let windows: usize = corpus.iter().map(|file| file.windows.len()).sum();
-    println!("corpus: {} ({} files, {rows} rows, {windows} windows)", nab_dir.display(), corpus.len());
-    println!("fixed threshold: {FIXED_THRESHOLD} (chosen in advance); optimised: NAB's corpus-wide sweep\n");
+    println!(
+        "corpus: {} ({} files, {rows} rows, {windows} windows)",
+        nab_dir.display(),
+        corpus.len()
+    );
+    println!(
+        "fixed threshold: {FIXED_THRESHOLD} (chosen in advance); optimised: NAB's corpus-wide sweep\n"
+    );
 
     let started = Instant::now();
     let ours = evaluation::run_detector(&corpus, |file| {
@@ -54,8 +62,12 @@ fn main() {
     println!(
         "random (mean of {} seeds)\n  fixed     standard {:6.1}  low_FP {:6.1}  low_FN {:6.1}\n  optimised standard {:6.1}  low_FP {:6.1}  low_FN {:6.1}\n",
         RANDOM_SEEDS.len(),
-        random_fixed[0], random_fixed[1], random_fixed[2],
-        random_optimized[0], random_optimized[1], random_optimized[2]
+        random_fixed[0],
+        random_fixed[1],
+        random_fixed[2],
+        random_optimized[0],
+        random_optimized[1],
+        random_optimized[2]
     );
 
     let null = evaluation::run_detector(&corpus, |_| NullDetector);

@@ -11,8 +11,9 @@ mod traces;
 
 use std::time::Instant;
 
-use shadowgate_analytics::nab::corpus;
-use shadowgate_analytics::recommend::forecast_aware::{ForecastAwareConfig, ForecastAwareRecommender};
+use shadowgate_analytics::recommend::forecast_aware::{
+    ForecastAwareConfig, ForecastAwareRecommender,
+};
 use shadowgate_analytics::recommend::naive::NaiveRecommender;
 use shadowgate_analytics::recommend::replay::{self, ReplayConfig, ReplayReport};
 use shadowgate_analytics::recommend::vpa::{VpaConfig, VpaRecommender};
@@ -20,13 +21,13 @@ use shadowgate_analytics::recommend::{Recommender, UsageSample};
 
 fn main() {
     let nab_dir = nab_files::nab_dir();
-    let files = nab_files::read_data_files(&nab_dir);
+    let corpus = nab_files::read_corpus(&nab_dir);
     let rows_of = |name: &str| -> Vec<(i64, f64)> {
-        let (_, text) = files
+        let file = corpus
             .iter()
-            .find(|(file, _)| file == name)
+            .find(|file| file.name == name)
             .unwrap_or_else(|| panic!("{name} is missing from {}", nab_dir.display()));
-        corpus::parse_data_csv(text).expect("valid NAB file")
+        file.timestamps.iter().copied().zip(file.values.iter().copied()).collect()
     };
     let traces = vec![
         traces::from_cpu_percent(
@@ -49,7 +50,15 @@ fn main() {
     );
     println!(
         "{:<16} {:>8} {:>6} {:>10} {:>9} {:>9} {:>11} {:>12} {:>8}",
-        "recommender", "samples", "OOMs", "throttled", "cpu slack", "mem slack", "mean cpu", "mean mem MiB", "time s"
+        "recommender",
+        "samples",
+        "OOMs",
+        "throttled",
+        "cpu slack",
+        "mem slack",
+        "mean cpu",
+        "mean mem MiB",
+        "time s"
     );
     for trace in &traces {
         println!("{} ({} samples{})", trace.name, trace.samples.len(), load_note(&trace.samples));
@@ -64,7 +73,8 @@ fn main() {
         let mut reports: Vec<ReplayReport> = Vec::new();
         for recommender in recommenders.iter_mut() {
             let started = Instant::now();
-            let report = replay::replay(&trace.samples, recommender.as_mut(), &config).expect("valid trace");
+            let report =
+                replay::replay(&trace.samples, recommender.as_mut(), &config).expect("valid trace");
             print_report(&report, started.elapsed().as_secs_f64());
             reports.push(report);
         }

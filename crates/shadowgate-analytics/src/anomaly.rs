@@ -109,16 +109,21 @@ impl DetectorConfig {
         if self.max_history_rows < self.warmup_rows {
             return invalid("max_history_rows", "must be at least warmup_rows");
         }
-        if !unit(self.smoothing.level) || !unit(self.smoothing.seasonal) || !unit(self.smoothing.scale) {
+        if !unit(self.smoothing.level)
+            || !unit(self.smoothing.seasonal)
+            || !unit(self.smoothing.scale)
+        {
             return invalid("smoothing", "level, seasonal and scale weights must be in (0, 1]");
         }
-        if !(self.smoothing.clip_sigmas > 0.0) {
+        let positive = |value: f64| value > 0.0 && value.is_finite();
+        if !positive(self.smoothing.clip_sigmas) {
             return invalid("smoothing.clip_sigmas", "must be positive; 3 is the default");
         }
         if self.refractory_seconds < 0 {
             return invalid("refractory_seconds", "must be zero or positive; 21600 is the default");
         }
-        if !(self.cusum.threshold > 0.0) || !(self.cusum.drift >= 0.0) || !(self.cusum.clip > 0.0) {
+        let drift_ok = self.cusum.drift.is_finite() && self.cusum.drift >= 0.0;
+        if !positive(self.cusum.threshold) || !drift_ok || !positive(self.cusum.clip) {
             return invalid("cusum", "threshold and clip must be positive and drift non-negative");
         }
         Ok(())

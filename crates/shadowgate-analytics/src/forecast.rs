@@ -35,7 +35,7 @@ pub struct ForecastConfig {
     /// How much recent history is modelled, in seconds (default eight weeks).
     pub history_seconds: i64,
     /// At most this many values are given to the models; longer windows are averaged into
-    /// buckets (default 4 096).
+    /// buckets (default 2 048).
     pub max_model_points: usize,
     /// Where seasonal periods are looked for.
     pub period_search: PeriodSearch,
@@ -50,7 +50,7 @@ impl ForecastConfig {
             horizon_seconds,
             step_seconds: None,
             history_seconds: 56 * 86_400,
-            max_model_points: 4_096,
+            max_model_points: 2_048,
             period_search: PeriodSearch::default(),
             backtest_origins: 3,
         }
@@ -123,7 +123,8 @@ pub fn forecast(points: &[(i64, f64)], config: &ForecastConfig) -> Result<Foreca
         });
     }
     let horizon = horizon as usize;
-    let history_points = usize::try_from(config.history_seconds / step).unwrap_or(usize::MAX).max(1);
+    let history_points =
+        usize::try_from(config.history_seconds / step).unwrap_or(usize::MAX).max(1);
     let window = &regular.values[regular.values.len().saturating_sub(history_points)..];
 
     let detected = periods::detect_periods(window, step, &config.period_search);
@@ -141,13 +142,14 @@ pub fn forecast(points: &[(i64, f64)], config: &ForecastConfig) -> Result<Foreca
         Some(longest) => 2 * longest + 1,
         None => MIN_NON_SEASONAL_TRAINING,
     };
-    let plan = backtest::BacktestPlan::new(&working, horizon, config.backtest_origins, min_training)
-        .ok_or(SeriesError::TooShort {
-            what: "a forecast with a backtest",
-            needed: (min_training + 1) * factor,
-            got: working.fine.len(),
-            step_seconds: step,
-        })?;
+    let plan =
+        backtest::BacktestPlan::new(&working, horizon, config.backtest_origins, min_training)
+            .ok_or(SeriesError::TooShort {
+                what: "a forecast with a backtest",
+                needed: (min_training + 1) * factor,
+                got: working.fine.len(),
+                step_seconds: step,
+            })?;
 
     let candidates = candidates_for(longest_period, &bucket_periods);
     let (scores, best_idx) = backtest::run(&working, &candidates, &plan, longest_period);
@@ -215,13 +217,16 @@ fn validate(config: &ForecastConfig) -> Result<(), ForecastError> {
         return invalid("history_seconds", "must be positive, e.g. 4838400 for eight weeks");
     }
     if config.max_model_points < 64 {
-        return invalid("max_model_points", "must be at least 64; 4096 is the default");
+        return invalid("max_model_points", "must be at least 64; 2048 is the default");
     }
     if config.backtest_origins == 0 {
         return invalid("backtest_origins", "must be at least 1; 3 is the default");
     }
     if !(0.0..1.0).contains(&config.period_search.min_autocorrelation) {
-        return invalid("period_search.min_autocorrelation", "must be in [0, 1); 0.3 is the default");
+        return invalid(
+            "period_search.min_autocorrelation",
+            "must be in [0, 1); 0.3 is the default",
+        );
     }
     Ok(())
 }

@@ -95,9 +95,8 @@ pub fn resample(points: &[(i64, f64)], step_seconds: i64) -> Result<RegularSerie
         return Err(SeriesError::Empty { needed: 1 });
     }
     check_finite(points)?;
-    let (first, last) = points.iter().fold((i64::MAX, i64::MIN), |(lo, hi), (t, _)| {
-        (lo.min(*t), hi.max(*t))
-    });
+    let (first, last) =
+        points.iter().fold((i64::MAX, i64::MIN), |(lo, hi), (t, _)| (lo.min(*t), hi.max(*t)));
     let span_seconds = last.saturating_sub(first);
     let grid_points = (span_seconds as u128 + step_seconds as u128 / 2) / step_seconds as u128 + 1;
     if grid_points > MAX_GRID_POINTS as u128 {

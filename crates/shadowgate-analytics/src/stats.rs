@@ -103,8 +103,12 @@ pub fn normal_quantile(p: f64) -> f64 {
         4.374_664_141_464_968,
         2.938_163_982_698_783,
     ];
-    const D: [f64; 4] =
-        [7.784_695_709_041_462e-3, 3.224_671_290_700_398e-1, 2.445_134_137_142_996, 3.754_408_661_907_416];
+    const D: [f64; 4] = [
+        7.784_695_709_041_462e-3,
+        3.224_671_290_700_398e-1,
+        2.445_134_137_142_996,
+        3.754_408_661_907_416,
+    ];
     if p <= 0.0 {
         return f64::NEG_INFINITY;
     }
@@ -139,11 +143,8 @@ pub fn autocorrelation(values: &[f64], lag: usize) -> f64 {
     if denominator <= f64::MIN_POSITIVE {
         return 0.0;
     }
-    let numerator: f64 = values
-        .iter()
-        .zip(&values[lag..])
-        .map(|(a, b)| (a - mean_value) * (b - mean_value))
-        .sum();
+    let numerator: f64 =
+        values.iter().zip(&values[lag..]).map(|(a, b)| (a - mean_value) * (b - mean_value)).sum();
     numerator / denominator
 }
 

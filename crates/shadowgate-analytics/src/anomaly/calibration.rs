@@ -28,7 +28,11 @@ pub(crate) struct ExceedanceCounter {
 
 impl ExceedanceCounter {
     pub fn new() -> ExceedanceCounter {
-        ExceedanceCounter { counts: vec![0; LAST_BUCKET + 2], sums: vec![0.0; LAST_BUCKET + 2], total: 0 }
+        ExceedanceCounter {
+            counts: vec![0; LAST_BUCKET + 2],
+            sums: vec![0.0; LAST_BUCKET + 2],
+            total: 0,
+        }
     }
 
     fn bucket(statistic: f64) -> usize {
@@ -120,7 +124,10 @@ mod tests {
         for x in [5.0, 8.0, 12.0] {
             let estimate = counter.exceedance(x);
             let truth = f64::exp(-x);
-            assert!(estimate / truth > 0.33 && estimate / truth < 3.0, "x {x}: {estimate} vs {truth}");
+            assert!(
+                estimate / truth > 0.33 && estimate / truth < 3.0,
+                "x {x}: {estimate} vs {truth}"
+            );
         }
         assert!(counter.exceedance(12.0) < 1.0 / 5_000.0, "a record is not capped at 1 / n");
         assert!(counter.exceedance(0.5) > 0.55 && counter.exceedance(0.5) < 0.66);

@@ -62,8 +62,11 @@ impl SeasonalModel {
         let first_detrended = subtract_moving_average(history, window);
         let central = (window / 2)..history.len().saturating_sub(window / 2);
         let first_profile = phase_means(&first_detrended, period, central);
-        let deseasonalised: Vec<f64> =
-            history.iter().enumerate().map(|(idx, value)| value - first_profile[idx % period]).collect();
+        let deseasonalised: Vec<f64> = history
+            .iter()
+            .enumerate()
+            .map(|(idx, value)| value - first_profile[idx % period])
+            .collect();
         let trend_removed = subtract_moving_average(&deseasonalised, window);
         let detrended: Vec<f64> = trend_removed
             .iter()
@@ -78,17 +81,16 @@ impl SeasonalModel {
         let profile_mean = stats::mean(&profile);
         profile.iter_mut().for_each(|value| *value -= profile_mean);
         let tail_start = history.len().saturating_sub(window);
-        let deseasonalised_tail: Vec<f64> = (tail_start..history.len())
-            .map(|idx| history[idx] - profile[idx % period])
-            .collect();
+        let deseasonalised_tail: Vec<f64> =
+            (tail_start..history.len()).map(|idx| history[idx] - profile[idx % period]).collect();
         let level = stats::mean(&deseasonalised_tail);
         let absolute_remainders: Vec<f64> = detrended
             .iter()
             .enumerate()
             .map(|(idx, value)| (value - profile[idx % period]).abs())
             .collect();
-        let mean_absolute_residual = stats::mean(&absolute_remainders)
-            * in_sample_correction(history.len() / period);
+        let mean_absolute_residual =
+            stats::mean(&absolute_remainders) * in_sample_correction(history.len() / period);
         let spread = {
             let mut sorted = history.to_vec();
             sorted.sort_unstable_by(f64::total_cmp);
@@ -129,7 +131,8 @@ impl SeasonalModel {
             self.profile[self.phase] += self.smoothing.seasonal * remaining;
         }
         let absolute = residual.abs().min(2.0 * limit);
-        self.mean_absolute_residual += self.smoothing.scale * (absolute - self.mean_absolute_residual);
+        self.mean_absolute_residual +=
+            self.smoothing.scale * (absolute - self.mean_absolute_residual);
         self.phase = (self.phase + 1) % self.profile.len();
     }
 
@@ -153,7 +156,8 @@ fn phase_means(values: &[f64], period: usize, rows: std::ops::Range<usize>) -> V
             if counts[phase] > 0 {
                 sums[phase] / counts[phase] as f64
             } else {
-                let fallback: Vec<f64> = values.iter().skip(phase).step_by(period).copied().collect();
+                let fallback: Vec<f64> =
+                    values.iter().skip(phase).step_by(period).copied().collect();
                 if fallback.is_empty() { 0.0 } else { stats::mean(&fallback) }
             }
         })

@@ -68,7 +68,8 @@ impl BacktestPlan {
             horizon_buckets = room;
         }
         let origin_count = (room / horizon_buckets).clamp(1, origins.max(1));
-        let cuts = (1..=origin_count).map(|origin| bucket_count - origin * horizon_buckets).collect();
+        let cuts =
+            (1..=origin_count).map(|origin| bucket_count - origin * horizon_buckets).collect();
         Some(BacktestPlan { cuts, horizon: horizon.min(horizon_buckets * working.factor) })
     }
 }
@@ -82,8 +83,10 @@ pub(crate) fn run(
 ) -> (Vec<CandidateScore>, usize) {
     let earliest_cut = plan.cuts.iter().copied().min().unwrap_or(0) * working.factor;
     let scale = naive_scale(&working.fine[..earliest_cut], scaling_lag);
-    let scores: Vec<CandidateScore> =
-        candidates.iter().map(|candidate| score_candidate(working, candidate, plan, scale)).collect();
+    let scores: Vec<CandidateScore> = candidates
+        .iter()
+        .map(|candidate| score_candidate(working, candidate, plan, scale))
+        .collect();
     let best_idx = scores
         .iter()
         .enumerate()
@@ -124,10 +127,12 @@ fn score_candidate(
         let actuals = &working.fine[first_actual..first_actual + plan.horizon];
         for (step, actual) in actuals.iter().enumerate() {
             absolute_error_sum += (actual - prediction.point[step]).abs();
-            inside80 +=
-                usize::from(prediction.lower80[step] <= *actual && *actual <= prediction.upper80[step]);
-            inside95 +=
-                usize::from(prediction.lower95[step] <= *actual && *actual <= prediction.upper95[step]);
+            inside80 += usize::from(
+                prediction.lower80[step] <= *actual && *actual <= prediction.upper80[step],
+            );
+            inside95 += usize::from(
+                prediction.lower95[step] <= *actual && *actual <= prediction.upper95[step],
+            );
             count += 1;
         }
     }

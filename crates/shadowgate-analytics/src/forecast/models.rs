@@ -28,9 +28,15 @@ pub enum ModelKind {
 #[derive(Clone, Debug)]
 pub(crate) enum Candidate {
     /// Seasonal naïve at the original step; `period` 1 is the naive forecast.
-    SeasonalNaive { period: usize },
-    MstlEts { bucket_periods: Vec<usize> },
-    MstlNaiveTrend { bucket_periods: Vec<usize> },
+    SeasonalNaive {
+        period: usize,
+    },
+    MstlEts {
+        bucket_periods: Vec<usize>,
+    },
+    MstlNaiveTrend {
+        bucket_periods: Vec<usize>,
+    },
     Ets,
 }
 

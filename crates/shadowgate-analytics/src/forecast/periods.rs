@@ -79,9 +79,9 @@ pub fn detect_periods(
     if search.search_all_lags
         && let Some(found) = search_strongest_lag(values, search.min_autocorrelation)
     {
-        let near_known = candidates.iter().any(|(steps, _)| {
-            is_near_multiple(found, *steps) || is_near_multiple(*steps, found)
-        });
+        let near_known = candidates
+            .iter()
+            .any(|(steps, _)| is_near_multiple(found, *steps) || is_near_multiple(*steps, found));
         if !near_known && found >= 2 && found <= max_period {
             candidates.push((found, PeriodSource::Search));
         }
@@ -148,7 +148,8 @@ fn search_strongest_lag(values: &[f64], min_autocorrelation: f64) -> Option<usiz
         return None;
     }
     // The first peak close to the strongest is the fundamental; later ones are its multiples.
-    let (reduced_lag, _) = peaks.into_iter().find(|(_, correlation)| *correlation >= 0.9 * strongest)?;
+    let (reduced_lag, _) =
+        peaks.into_iter().find(|(_, correlation)| *correlation >= 0.9 * strongest)?;
     if stride == 1 {
         return Some(reduced_lag);
     }

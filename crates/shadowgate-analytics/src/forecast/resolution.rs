@@ -4,7 +4,7 @@
 //! and the backtest fits each model several times. Two reductions keep a forecast interactive:
 //! only the most recent history is modelled (eight weeks by default, enough for eight weekly
 //! cycles), and that window is averaged into buckets of `factor` steps so that the models see
-//! at most a few thousand points. The factor divides every detected period whenever possible,
+//! at most about two thousand points. The factor divides every detected period whenever possible,
 //! so seasonal phases stay aligned. Models forecast bucket means; predictions are mapped back
 //! to the original step by linear interpolation between bucket centres, and the intervals are
 //! widened by the spread of the original values around that interpolation, so they describe
@@ -76,8 +76,12 @@ impl WorkingSeries {
         let mut working = WorkingSeries { fine, coarse, factor, within_bucket_sigma: 0.0 };
         if factor > 1 {
             let interpolated = working.interpolate_buckets(&working.coarse, 0, working.fine.len());
-            let deviations: Vec<f64> =
-                working.fine.iter().zip(&interpolated).map(|(value, smooth)| value - smooth).collect();
+            let deviations: Vec<f64> = working
+                .fine
+                .iter()
+                .zip(&interpolated)
+                .map(|(value, smooth)| value - smooth)
+                .collect();
             working.within_bucket_sigma = (deviations.iter().map(|d| d * d).sum::<f64>()
                 / deviations.len().max(1) as f64)
                 .sqrt();
@@ -107,7 +111,12 @@ impl WorkingSeries {
     /// Maps a bucket forecast that starts right after the first `cut_buckets` buckets to
     /// `horizon` values at the original step. The last training bucket anchors the
     /// interpolation before the first forecast bucket's centre.
-    pub fn to_fine(&self, cut_buckets: usize, forecast: &BucketForecast, horizon: usize) -> Prediction {
+    pub fn to_fine(
+        &self,
+        cut_buckets: usize,
+        forecast: &BucketForecast,
+        horizon: usize,
+    ) -> Prediction {
         let anchor_idx = cut_buckets.saturating_sub(1);
         let anchor_point = self.coarse.get(anchor_idx).copied().unwrap_or(0.0);
         let anchor_sigma80 = forecast.sigma80.first().copied().unwrap_or(0.0);
@@ -154,11 +163,16 @@ fn interpolate_at(values: &[f64], position: f64) -> f64 {
     values[lower_idx] + (values[lower_idx + 1] - values[lower_idx]) * fraction
 }
 
-/// The smallest bucket factor of at least `needed` (and at most four times it) that divides
-/// every period; `needed` itself if none does.
+/// The bucket factor: the smallest of at least `needed` (and at most four times it) that
+/// divides every period; failing that, the largest divisor of every period down to half of
+/// `needed` (the models then see up to twice the points asked for, rather than misaligned
+/// cycles); failing that, `needed`.
 pub(crate) fn choose_factor(needed: usize, periods: &[usize]) -> usize {
     let needed = needed.max(1);
+    let divides_all =
+        |factor: &usize| periods.iter().all(|period| period % factor == 0 && period / factor >= 2);
     (needed..=needed * 4)
-        .find(|factor| periods.iter().all(|period| period % factor == 0 && period / factor >= 2))
+        .find(divides_all)
+        .or_else(|| (needed.div_ceil(2)..needed).rev().find(divides_all))
         .unwrap_or(needed)
 }

@@ -15,7 +15,10 @@ fn truth(timestamp: i64, weekly: bool) -> f64 {
 
 fn synthetic(step: i64, days: i64, weekly: bool, noise: f64, seed: u64) -> Vec<(i64, f64)> {
     let mut rng = Rng::seed(seed);
-    (0..days * DAY / step).map(|i| i * step).map(|t| (t, truth(t, weekly) + noise * rng.normal())).collect()
+    (0..days * DAY / step)
+        .map(|i| i * step)
+        .map(|t| (t, truth(t, weekly) + noise * rng.normal()))
+        .collect()
 }
 
 #[test]

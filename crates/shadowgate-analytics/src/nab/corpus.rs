@@ -44,8 +44,8 @@ pub enum CorpusError {
     BadValue { line: usize, text: String },
     #[error("the data has no rows after the header")]
     NoRows,
-    #[error("the windows file is not valid JSON of the form {{\"file.csv\": [[start, end], ...]}}: {reason}")]
-    BadWindowsJson { reason: String },
+    #[error("the {what} file is not valid JSON of the form {expected}: {reason}")]
+    BadJson { what: &'static str, expected: &'static str, reason: String },
     #[error("window [{start}, {end}] of `{file}` {problem}")]
     BadWindow { file: String, start: String, end: String, problem: &'static str },
 }
@@ -60,17 +60,15 @@ pub fn parse_data_csv(text: &str) -> Result<Vec<(i64, f64)>, CorpusError> {
         if line.trim().is_empty() {
             continue;
         }
-        let (timestamp_text, value_text) = line
-            .split_once(',')
-            .ok_or_else(|| CorpusError::MalformedRow { line: line_number, text: line.to_string() })?;
+        let (timestamp_text, value_text) = line.split_once(',').ok_or_else(|| {
+            CorpusError::MalformedRow { line: line_number, text: line.to_string() }
+        })?;
         let timestamp = parse_timestamp(timestamp_text)
             .map_err(|source| CorpusError::BadTimestamp { line: line_number, source })?;
-        let value: f64 = value_text
-            .trim()
-            .parse()
-            .ok()
-            .filter(|value: &f64| value.is_finite())
-            .ok_or_else(|| CorpusError::BadValue { line: line_number, text: value_text.to_string() })?;
+        let value: f64 =
+            value_text.trim().parse().ok().filter(|value: &f64| value.is_finite()).ok_or_else(
+                || CorpusError::BadValue { line: line_number, text: value_text.to_string() },
+            )?;
         rows.push((timestamp, value));
     }
     if rows.is_empty() {
@@ -85,8 +83,12 @@ pub type WindowLimits = BTreeMap<String, Vec<(i64, i64)>>;
 
 /// Parses `combined_windows.json`.
 pub fn parse_windows_json(text: &str) -> Result<WindowLimits, CorpusError> {
-    let raw: BTreeMap<String, Vec<(String, String)>> = serde_json::from_str(text)
-        .map_err(|error| CorpusError::BadWindowsJson { reason: error.to_string() })?;
+    let raw: BTreeMap<String, Vec<(String, String)>> =
+        serde_json::from_str(text).map_err(|error| CorpusError::BadJson {
+            what: "windows",
+            expected: r#"{"group/file.csv": [["start", "end"], ...]}"#,
+            reason: error.to_string(),
+        })?;
     raw.into_iter()
         .map(|(file, windows)| {
             let limits = windows
@@ -98,7 +100,8 @@ pub fn parse_windows_json(text: &str) -> Result<WindowLimits, CorpusError> {
                         end: end.clone(),
                         problem,
                     };
-                    let start_ts = parse_timestamp(&start).map_err(|_| bad("has a bad timestamp"))?;
+                    let start_ts =
+                        parse_timestamp(&start).map_err(|_| bad("has a bad timestamp"))?;
                     let end_ts = parse_timestamp(&end).map_err(|_| bad("has a bad timestamp"))?;
                     if end_ts < start_ts {
                         return Err(bad("ends before it starts"));
@@ -113,8 +116,12 @@ pub fn parse_windows_json(text: &str) -> Result<WindowLimits, CorpusError> {
 
 /// Parses `combined_labels.json`: the labelled anomaly timestamps per file.
 pub fn parse_labels_json(text: &str) -> Result<BTreeMap<String, Vec<i64>>, CorpusError> {
-    let raw: BTreeMap<String, Vec<String>> = serde_json::from_str(text)
-        .map_err(|error| CorpusError::BadWindowsJson { reason: error.to_string() })?;
+    let raw: BTreeMap<String, Vec<String>> =
+        serde_json::from_str(text).map_err(|error| CorpusError::BadJson {
+            what: "labels",
+            expected: r#"{"group/file.csv": ["timestamp", ...]}"#,
+            reason: error.to_string(),
+        })?;
     raw.into_iter()
         .map(|(file, labels)| {
             let timestamps = labels
@@ -154,8 +161,15 @@ pub fn windows_to_indices(
             let first = timestamps.iter().position(|t| t >= start).ok_or_else(no_row)?;
             let last = match timestamps[first..].iter().position(|t| t == end) {
                 Some(offset) => first + offset,
-                None => first
-                    + timestamps[first..].iter().take_while(|t| *t <= end).count().checked_sub(1).ok_or_else(no_row)?,
+                None => {
+                    first
+                        + timestamps[first..]
+                            .iter()
+                            .take_while(|t| *t <= end)
+                            .count()
+                            .checked_sub(1)
+                            .ok_or_else(no_row)?
+                }
             };
             Ok(IndexWindow { first, last })
         })
@@ -227,4 +241,51 @@ pub fn build_corpus(
             Ok(LabelledSeries { name: name.clone(), timestamps, values, windows })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_rows_keep_their_order_and_bad_rows_name_their_line() {
+        let rows =
+            parse_data_csv("timestamp,value\n2014-01-01 00:05:00,2\n2014-01-01 00:00:00,1.5\n")
+                .expect("valid");
+        assert_eq!(rows, vec![(1_388_534_700, 2.0), (1_388_534_400, 1.5)]);
+        let error =
+            parse_data_csv("timestamp,value\n2014-01-01 00:00:00,abc\n").expect_err("bad value");
+        assert!(error.to_string().starts_with("line 2:"), "{error}");
+        let error = parse_data_csv("timestamp,value\n2014-01-01 00:00:00\n").expect_err("no comma");
+        assert!(matches!(error, CorpusError::MalformedRow { line: 2, .. }));
+        assert_eq!(parse_data_csv("timestamp,value\n"), Err(CorpusError::NoRows));
+    }
+
+    #[test]
+    fn windows_json_is_validated() {
+        let limits = parse_windows_json(
+            r#"{"a.csv": [["2014-01-01 00:00:00.000000", "2014-01-01 01:00:00.000000"]], "b.csv": []}"#,
+        )
+        .expect("valid");
+        assert_eq!(limits["a.csv"], vec![(1_388_534_400, 1_388_538_000)]);
+        assert!(limits["b.csv"].is_empty());
+        let backwards =
+            parse_windows_json(r#"{"a.csv": [["2014-01-02 00:00:00", "2014-01-01 00:00:00"]]}"#);
+        assert!(backwards.expect_err("ends first").to_string().contains("ends before it starts"));
+        let malformed = parse_windows_json("[1, 2]").expect_err("not an object");
+        assert!(malformed.to_string().contains("windows file is not valid JSON"), "{malformed}");
+    }
+
+    #[test]
+    fn labeler_windows_are_centred_clipped_and_merged() {
+        // 1000 rows, two labels: each window is ⌊0.1 · 1000 / 2⌋ = 50 rows, ±25 around the label.
+        let windows = windows_from_labels(1_000, &[300, 990]);
+        assert_eq!(
+            windows,
+            vec![IndexWindow { first: 275, last: 325 }, IndexWindow { first: 965, last: 999 }]
+        );
+        // Overlapping windows merge; a window starting in the probation (150 rows) is dropped.
+        let merged = windows_from_labels(1_000, &[100, 500, 520]);
+        assert_eq!(merged, vec![IndexWindow { first: 484, last: 536 }]);
+    }
 }

@@ -85,7 +85,11 @@ pub fn evaluate(
     }
 }
 
-fn window_metrics(corpus: &[LabelledSeries], anomaly_scores: &[Vec<f64>], threshold: f64) -> WindowMetrics {
+fn window_metrics(
+    corpus: &[LabelledSeries],
+    anomaly_scores: &[Vec<f64>],
+    threshold: f64,
+) -> WindowMetrics {
     let mut metrics = WindowMetrics {
         windows: 0,
         windows_detected: 0,

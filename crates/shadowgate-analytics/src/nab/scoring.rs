@@ -252,7 +252,8 @@ pub fn optimize_threshold(
 pub fn normalized_score(corpus: &[LabelledSeries], profile: &CostProfile, raw_score: f64) -> f64 {
     let window_count: usize = corpus.iter().map(|file| file.windows.len()).sum();
     let perfect = window_count as f64 * profile.true_positive_weight;
-    let never_firing: Vec<Vec<f64>> = corpus.iter().map(|file| vec![0.0; file.values.len()]).collect();
+    let never_firing: Vec<Vec<f64>> =
+        corpus.iter().map(|file| vec![0.0; file.values.len()]).collect();
     let null = score_corpus(corpus, &never_firing, profile, 1.1).score;
     if perfect == null {
         return 0.0;

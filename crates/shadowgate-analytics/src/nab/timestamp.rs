@@ -68,7 +68,8 @@ mod tests {
 
     #[test]
     fn malformed_timestamps_are_rejected() {
-        for text in ["", "2014-07-01", "2014-13-01 00:00:00", "2014-07-01 25:00:00", "x-1-1 0:0:0"] {
+        for text in ["", "2014-07-01", "2014-13-01 00:00:00", "2014-07-01 25:00:00", "x-1-1 0:0:0"]
+        {
             assert!(parse_timestamp(text).is_err(), "{text}");
         }
     }

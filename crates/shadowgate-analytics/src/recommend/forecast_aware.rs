@@ -166,7 +166,10 @@ impl ResourceHistory<'_> {
     fn forecast(&self, rule: Rule, origin: usize) -> f64 {
         let envelope = |days: usize| {
             let lookback = (days * self.samples_per_day).max(self.horizon);
-            self.driver[origin.saturating_sub(lookback)..origin].iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            self.driver[origin.saturating_sub(lookback)..origin]
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max)
         };
         match rule {
             Rule::DayEnvelope => envelope(1),
@@ -288,7 +291,8 @@ impl ForecastAwareRecommender {
             usage.clone()
         };
         let (intercept, slope) = if has_load { least_squares(&driver, &usage) } else { (0.0, 1.0) };
-        let interval = (self.config.horizon_seconds.max(self.step_seconds) / self.step_seconds) as usize;
+        let interval =
+            (self.config.horizon_seconds.max(self.step_seconds) / self.step_seconds) as usize;
         ResourceHistory {
             policy,
             driver,
@@ -319,8 +323,7 @@ impl ForecastAwareRecommender {
             .map(|(rule, margin, _)| (rule, margin))?;
         let mut driver_forecast = history.forecast(rule, count);
         let has_load = self.samples.iter().all(|sample| sample.load.is_some());
-        if has_load
-            && let Some(planned) = self.planned_peak(now, now + self.config.horizon_seconds)
+        if has_load && let Some(planned) = self.planned_peak(now, now + self.config.horizon_seconds)
         {
             driver_forecast = driver_forecast.max(planned);
         }
@@ -378,7 +381,8 @@ impl Recommender for ForecastAwareRecommender {
                 .iter()
                 .map(|s| if has_load { s.load.unwrap_or(0.0) } else { s.cpu_cores })
                 .collect();
-            let detected = periods::detect_periods(&driver, self.step_seconds, &PeriodSearch::default());
+            let detected =
+                periods::detect_periods(&driver, self.step_seconds, &PeriodSearch::default());
             self.period = detected
                 .iter()
                 .max_by(|a, b| a.autocorrelation.total_cmp(&b.autocorrelation))
@@ -395,7 +399,10 @@ impl Recommender for ForecastAwareRecommender {
         let floor = self.naive.average_times_margin()?;
         let cpu_history = self.history(&self.config.cpu, |sample| sample.cpu_cores);
         let memory_history = self.history(&self.config.memory, |sample| sample.memory_bytes);
-        let cpu = self.forecast_usage(&cpu_history, now)?.max(floor.cpu_cores).max(self.config.min_cpu_cores);
+        let cpu = self
+            .forecast_usage(&cpu_history, now)?
+            .max(floor.cpu_cores)
+            .max(self.config.min_cpu_cores);
         let memory = self.forecast_usage(&memory_history, now)?.max(floor.memory_bytes)
             * self.oom_factor(now);
         let memory = memory.max(self.config.min_memory_bytes);

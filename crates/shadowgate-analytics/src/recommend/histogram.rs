@@ -21,7 +21,12 @@ pub struct ExponentialBuckets {
 impl ExponentialBuckets {
     /// Buckets from 0 up to at least `max_value`, the first `first_bucket_size` wide, each
     /// `ratio` times wider than the previous.
-    pub fn new(max_value: f64, first_bucket_size: f64, ratio: f64, epsilon: f64) -> ExponentialBuckets {
+    pub fn new(
+        max_value: f64,
+        first_bucket_size: f64,
+        ratio: f64,
+        epsilon: f64,
+    ) -> ExponentialBuckets {
         let count = ((max_value * (ratio - 1.0) / first_bucket_size + 1.0).ln() / ratio.ln()).ceil()
             as usize
             + 1;
@@ -33,7 +38,7 @@ impl ExponentialBuckets {
     }
 
     pub fn bucket_of(&self, value: f64) -> usize {
-        if !(value >= self.first_bucket_size) {
+        if value.is_nan() || value < self.first_bucket_size {
             return 0;
         }
         let bucket = ((value * (self.ratio - 1.0) / self.first_bucket_size + 1.0).ln()
@@ -62,7 +67,13 @@ pub struct Histogram {
 impl Histogram {
     pub fn new(buckets: ExponentialBuckets) -> Histogram {
         let count = buckets.count();
-        Histogram { weights: vec![0.0; count], total_weight: 0.0, min_bucket: count - 1, max_bucket: 0, buckets }
+        Histogram {
+            weights: vec![0.0; count],
+            total_weight: 0.0,
+            min_bucket: count - 1,
+            max_bucket: 0,
+            buckets,
+        }
     }
 
     pub fn add_sample(&mut self, value: f64, weight: f64) {

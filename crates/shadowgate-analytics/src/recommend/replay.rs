@@ -90,7 +90,8 @@ pub fn replay(
                 limit = Some(recommendation.target);
             }
             report.recomputations += 1;
-            let intervals_passed = (sample.timestamp - next_recompute) / config.recompute_interval_seconds + 1;
+            let intervals_passed =
+                (sample.timestamp - next_recompute) / config.recompute_interval_seconds + 1;
             next_recompute += intervals_passed * config.recompute_interval_seconds;
         }
         if let Some(limit) = limit
@@ -145,3 +146,6 @@ fn validate(trace: &[UsageSample], config: &ReplayConfig) -> Result<(), ReplayEr
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -37,7 +37,8 @@ fn scaled_sigmoid_matches_the_documented_points() {
 #[test]
 fn a_detection_at_the_left_edge_earns_the_full_true_positive_weight() {
     let corpus = vec![one_window_file()];
-    let score = score_corpus(&corpus, &scores_firing_at(&[(40, 1.0)]), &CostProfile::standard(), 0.5);
+    let score =
+        score_corpus(&corpus, &scores_firing_at(&[(40, 1.0)]), &CostProfile::standard(), 0.5);
     assert!(close(score.score, 1.0), "{score:?}");
     assert_eq!((score.true_positives, score.false_positives, score.false_negatives), (1, 0, 9));
     assert!(close(normalized_score(&corpus, &CostProfile::standard(), score.score), 100.0));
@@ -46,7 +47,8 @@ fn a_detection_at_the_left_edge_earns_the_full_true_positive_weight() {
 #[test]
 fn a_detection_at_the_right_edge_earns_little() {
     let corpus = vec![one_window_file()];
-    let score = score_corpus(&corpus, &scores_firing_at(&[(49, 1.0)]), &CostProfile::standard(), 0.5);
+    let score =
+        score_corpus(&corpus, &scores_firing_at(&[(49, 1.0)]), &CostProfile::standard(), 0.5);
     // Position −1/10: (2/(1 + e^−0.5) − 1) / 0.986614 = 0.244919 / 0.986614.
     assert!(close(score.score, 0.248_242), "{}", score.score);
 }
@@ -62,7 +64,8 @@ fn only_the_earliest_detection_counts_and_false_positives_are_weighted_by_distan
     let expected = 0.859_793 - 0.11 - 0.995_569 * 0.11;
     assert!(close(standard.score, expected), "{} vs {expected}", standard.score);
     assert_eq!(standard.false_positives, 2);
-    let low_fp = score_corpus(&corpus, &firing, &CostProfile::reward_low_false_positive_rate(), 0.5);
+    let low_fp =
+        score_corpus(&corpus, &firing, &CostProfile::reward_low_false_positive_rate(), 0.5);
     assert!(close(low_fp.score, 0.859_793 - 0.22 - 0.995_569 * 0.22), "{}", low_fp.score);
 }
 
@@ -94,7 +97,8 @@ fn the_sweep_table_agrees_with_direct_scoring_at_every_threshold() {
     file.windows.push(IndexWindow { first: 70, last: 71 });
     file.windows.push(IndexWindow { first: 80, last: 80 });
     let corpus = vec![file];
-    let scores: Vec<Vec<f64>> = vec![(0..100).map(|_| (rng.next_f64() * 20.0).floor() / 20.0).collect()];
+    let scores: Vec<Vec<f64>> =
+        vec![(0..100).map(|_| (rng.next_f64() * 20.0).floor() / 20.0).collect()];
     for profile in CostProfile::all() {
         let rows = sweep_rows(&scores[0], &corpus[0].windows, &profile, 0);
         for entry in scores_by_threshold(&rows, 3, &profile) {

@@ -41,7 +41,9 @@ fn the_limit_follows_the_day_and_covers_the_next_hour() {
     };
     assert!(noon.target.cpu_cores > 1.5 * night.target.cpu_cores, "{noon:?} vs {night:?}");
     // Every recommendation covers the usage of the hour it is for.
-    let next_hour_peak = (0..12).map(|i| diurnal_sample(now + i * STEP, true)).fold(0.0, |peak: f64, s| peak.max(s.memory_bytes));
+    let next_hour_peak = (0..12)
+        .map(|i| diurnal_sample(now + i * STEP, true))
+        .fold(0.0, |peak: f64, s| peak.max(s.memory_bytes));
     assert!(night.target.memory_bytes >= next_hour_peak);
 }
 

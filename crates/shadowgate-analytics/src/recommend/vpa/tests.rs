@@ -49,9 +49,14 @@ fn target_is_p90_plus_fifteen_percent_rounded_up_to_a_bucket_end() {
     let recommendation = vpa.recommend(1_440 * MINUTE).expect("has history");
     let expected_cpu = cpu_bucket_end(2.0) * 1.15;
     assert!((recommendation.target.cpu_cores - expected_cpu).abs() < 1e-9);
-    assert!(recommendation.target.cpu_cores > 2.0 * 1.15 && recommendation.target.cpu_cores < 2.0 * 1.15 * 1.05);
+    assert!(
+        recommendation.target.cpu_cores > 2.0 * 1.15
+            && recommendation.target.cpu_cores < 2.0 * 1.15 * 1.05
+    );
     // The lower bound is p50 (1 core's bucket) with a negligible confidence factor after a day.
-    assert!((recommendation.lower_bound.cpu_cores / (cpu_bucket_end(1.0) * 1.15) - 1.0).abs() < 0.01);
+    assert!(
+        (recommendation.lower_bound.cpu_cores / (cpu_bucket_end(1.0) * 1.15) - 1.0).abs() < 0.01
+    );
     assert!((recommendation.target.memory_bytes - memory_bucket_end(GIB) * 1.15).abs() < 1.0);
 }
 
@@ -91,7 +96,11 @@ fn memory_keeps_one_peak_per_day() {
     }
     let recommendation = vpa.recommend(1_440 * MINUTE).expect("has history");
     assert!((recommendation.target.memory_bytes - memory_bucket_end(3.0 * GIB) * 1.15).abs() < 1.0);
-    assert!((recommendation.lower_bound.memory_bytes / (memory_bucket_end(3.0 * GIB) * 1.15) - 1.0).abs() < 0.01);
+    assert!(
+        (recommendation.lower_bound.memory_bytes / (memory_bucket_end(3.0 * GIB) * 1.15) - 1.0)
+            .abs()
+            < 0.01
+    );
     assert!((vpa.memory_peaks.total_weight() - 1.0).abs() < 1e-9, "one peak in the histogram");
 }
 

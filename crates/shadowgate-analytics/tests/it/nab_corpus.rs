@@ -1,0 +1,70 @@
+//! NAB's windows rebuilt from its labels, and the detector scored on the corpus.
+
+use std::collections::BTreeMap;
+
+use shadowgate_analytics::anomaly::baselines::{NullDetector, RandomDetector};
+use shadowgate_analytics::anomaly::{DEFAULT_ALARM_SCORE, DetectorConfig, SeasonalCusumDetector};
+use shadowgate_analytics::nab::corpus::{self, probationary_length};
+use shadowgate_analytics::nab::evaluation;
+
+use crate::nab_files;
+
+#[test]
+fn windows_built_from_the_labels_match_nab_s_published_windows() {
+    let nab_dir = nab_files::nab_dir();
+    let labels_text = std::fs::read_to_string(nab_dir.join("labels/combined_labels.json"))
+        .expect("combined_labels.json is readable");
+    let windows_text = std::fs::read_to_string(nab_dir.join("labels/combined_windows.json"))
+        .expect("combined_windows.json is readable");
+    let labels = corpus::parse_labels_json(&labels_text).expect("valid labels");
+    let published = corpus::parse_windows_json(&windows_text).expect("valid windows");
+    let files: BTreeMap<String, String> =
+        nab_files::read_data_files(&nab_dir).into_iter().collect();
+    let mut compared_windows = 0;
+    for (name, label_timestamps) in &labels {
+        let rows = corpus::parse_data_csv(&files[name]).expect("valid data file");
+        let timestamps: Vec<i64> = rows.iter().map(|(t, _)| *t).collect();
+        let label_rows: Vec<usize> = label_timestamps
+            .iter()
+            .map(|label| {
+                timestamps.iter().position(|t| t == label).expect("a label is a row's timestamp")
+            })
+            .collect();
+        let built = corpus::windows_from_labels(timestamps.len(), &label_rows);
+        let expected =
+            corpus::windows_to_indices(name, &timestamps, &published[name]).expect("windows fit");
+        assert_eq!(built, expected, "{name}");
+        compared_windows += expected.len();
+    }
+    assert_eq!(compared_windows, 25, "the subset has 25 windows from 26 labels");
+}
+
+#[test]
+fn the_detector_beats_the_null_and_random_detectors_on_the_corpus() {
+    let corpus = nab_files::read_corpus(&nab_files::nab_dir());
+    let ours = evaluation::run_detector(&corpus, |file| {
+        let warmup_rows = (probationary_length(file.values.len()) as usize).max(8);
+        SeasonalCusumDetector::new(DetectorConfig { warmup_rows, ..DetectorConfig::default() })
+            .expect("valid config")
+    });
+    let ours = evaluation::evaluate(&corpus, &ours, DEFAULT_ALARM_SCORE);
+    let random = evaluation::run_detector(&corpus, |_| RandomDetector::new(1));
+    let random = evaluation::evaluate(&corpus, &random, DEFAULT_ALARM_SCORE);
+    let null = evaluation::run_detector(&corpus, |_| NullDetector);
+    let null = evaluation::evaluate(&corpus, &null, DEFAULT_ALARM_SCORE);
+    for idx in 0..3 {
+        assert!(null.profiles[idx].fixed_normalized.abs() < 1e-9, "null is the zero of the scale");
+        assert!(
+            ours.profiles[idx].optimized_normalized > random.profiles[idx].optimized_normalized,
+            "{}: ours {} vs random {}",
+            ours.profiles[idx].profile,
+            ours.profiles[idx].optimized_normalized,
+            random.profiles[idx].optimized_normalized
+        );
+        assert!(ours.profiles[idx].fixed_normalized > 0.0);
+        assert!(
+            ours.profiles[idx].optimized_normalized >= ours.profiles[idx].fixed_normalized - 1e-9
+        );
+    }
+    assert!(ours.windows.windows_detected >= 8, "{:?}", ours.windows);
+}
