@@ -32,7 +32,7 @@ enum Sender<B> {
 pub(crate) enum SendFailure<B> {
     /// The connection was closed before the request was written; the request comes back
     /// untouched and may be sent on another connection.
-    NotSent(Request<B>),
+    NotSent(Box<Request<B>>),
     /// The exchange failed after the request was (at least partly) written.
     Failed,
 }
@@ -93,14 +93,14 @@ where
             Sender::Http2(sender) => sender.ready().await,
         };
         if ready.is_err() {
-            return Err(SendFailure::NotSent(request));
+            return Err(SendFailure::NotSent(Box::new(request)));
         }
         let sent = match &mut self.sender {
             Sender::Http1(sender) => sender.try_send_request(request).await,
             Sender::Http2(sender) => sender.try_send_request(request).await,
         };
         sent.map_err(|mut error| match error.take_message() {
-            Some(request) => SendFailure::NotSent(request),
+            Some(request) => SendFailure::NotSent(Box::new(request)),
             None => SendFailure::Failed,
         })
     }
@@ -131,7 +131,7 @@ where
                 *slot = Some(connection);
                 return Ok(response);
             }
-            Err(SendFailure::NotSent(returned)) => request = returned,
+            Err(SendFailure::NotSent(returned)) => request = *returned,
             Err(SendFailure::Failed) => return Err(ExchangeFailure::Protocol),
         }
     }

@@ -168,3 +168,32 @@ async fn http2_clients_and_h2c_upstreams_are_served_and_mirrored() {
     }
     proxy.shutdown(Duration::from_secs(2)).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_that_closes_its_connections_is_reconnected_transparently() {
+    let primary = Backend::start(
+        Duration::ZERO,
+        std::sync::Arc::new(|request| {
+            http::Response::builder()
+                .header("connection", "close")
+                .body(http_body_util::Full::new(bytes::Bytes::from(format!(
+                    "closing after {}\n",
+                    request.target
+                ))))
+                .unwrap()
+        }),
+    )
+    .await;
+    let shadow = Backend::echo("shadow", Duration::ZERO).await;
+    let proxy = MirrorProxy::start(config(&primary.url(), &[shadow.url()])).await.unwrap();
+    let client = http1_client();
+    for idx in 0..10 {
+        let url = format!("http://{}/n/{idx}", proxy.local_addr());
+        let (status, headers, body) = send(&client, Method::GET, &url, &[], b"").await;
+        assert_eq!(status, 200, "request {idx}");
+        assert_eq!(body, format!("closing after /n/{idx}\n"));
+        assert!(headers.get("connection").is_none(), "hop-by-hop headers are not forwarded");
+    }
+    assert_eq!(proxy.stats().primary_errors, 0);
+    proxy.shutdown(Duration::from_secs(2)).await.unwrap();
+}
