@@ -43,9 +43,9 @@ mod tests {
     #[test]
     fn removes_fixed_and_connection_listed_headers_only() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-session-hop"));
+        headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-hop-only"));
         headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-        headers.insert("x-session-hop", HeaderValue::from_static("1"));
+        headers.insert("x-hop-only", HeaderValue::from_static("1"));
         headers.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         strip_hop_by_hop_headers(&mut headers);

@@ -1,7 +1,7 @@
 //! Consistent sampling: which requests are mirrored or recorded.
 //!
 //! A request is sampled when a hash of its key falls below the rate. Hashing (rather than drawing
-//! a random number) keeps a key's decision stable, so every request of a session goes to the
+//! a random number) keeps a key's decision stable, so every request of a user goes to the
 //! shadow or none does, and a key sampled at 10% is also sampled at 20%. The key is a header, a
 //! cookie, the path, or the request's sequence number; requests that lack the configured header
 //! or cookie fall back to their sequence number, so the overall rate still holds.
@@ -83,7 +83,7 @@ impl fmt::Display for SampleRate {
 pub enum SampleKey {
     /// Each request on its own (its sequence number is the key).
     Request,
-    /// The value of a request header, for example a session or user id header.
+    /// The value of a request header, for example a user or visitor id header.
     Header(HeaderName),
     /// The value of a cookie.
     Cookie(String),
@@ -125,7 +125,7 @@ impl FromStr for SampleKey {
 pub struct Sampler {
     pub rate: SampleRate,
     pub key: SampleKey,
-    /// Mixed into every hash, so that a different salt picks a different set of sessions.
+    /// Mixed into every hash, so that a different salt picks a different set of users.
     pub salt: u64,
 }
 
@@ -221,8 +221,8 @@ mod tests {
         assert_eq!("path".parse::<SampleKey>().unwrap(), SampleKey::Path);
         assert_eq!("request".parse::<SampleKey>().unwrap(), SampleKey::Request);
         assert_eq!(
-            "header:X-Session".parse::<SampleKey>().unwrap(),
-            SampleKey::Header(HeaderName::from_static("x-session"))
+            "header:X-Visitor".parse::<SampleKey>().unwrap(),
+            SampleKey::Header(HeaderName::from_static("x-visitor"))
         );
         assert_eq!("cookie:sid".parse::<SampleKey>().unwrap(), SampleKey::Cookie("sid".into()));
         assert!("cookie:".parse::<SampleKey>().is_err());

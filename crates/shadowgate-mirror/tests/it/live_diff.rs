@@ -99,7 +99,7 @@ async fn the_live_diff_suppresses_uuid_and_timestamp_and_reports_the_changed_pri
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_recorded_session_replayed_to_three_versions_is_diffed() {
+async fn a_recorded_visit_replayed_to_three_versions_is_diffed() {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("products.jsonl");
     let production = product_service(9, 0.0).await;

@@ -119,27 +119,27 @@ async fn a_full_queue_drops_and_counts_copies_without_touching_the_primary() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sampling_by_header_mirrors_exactly_the_chosen_sessions() {
+async fn sampling_by_header_mirrors_exactly_the_chosen_users() {
     let primary = Backend::echo("primary", Duration::ZERO).await;
     let shadow = Backend::echo("shadow", Duration::ZERO).await;
     let sampler =
-        Sampler { rate: "10%".parse().unwrap(), key: "header:x-session".parse().unwrap(), salt: 0 };
+        Sampler { rate: "10%".parse().unwrap(), key: "header:x-user".parse().unwrap(), salt: 0 };
     let mut settings = config(&primary.url(), &shadow.url());
     settings.sampler = sampler.clone();
     let proxy = MirrorProxy::start(settings).await.unwrap();
 
     let client = http1_client();
-    let n_sessions = 1_000;
+    let n_users = 1_000;
     let mut expected = Vec::new();
     for round in 0..2 {
-        for session in 0..n_sessions {
-            let session_id = format!("s-{session}");
+        for user in 0..n_users {
+            let user_id = format!("u-{user}");
             let url = format!("http://{}/page/{round}", proxy.local_addr());
-            send(&client, Method::GET, &url, &[("x-session", &session_id)], b"").await;
+            send(&client, Method::GET, &url, &[("x-user", &user_id)], b"").await;
             let mut headers = HeaderMap::new();
-            headers.insert("x-session", HeaderValue::from_str(&session_id).unwrap());
+            headers.insert("x-user", HeaderValue::from_str(&user_id).unwrap());
             if round == 0 && sampler.decide("/", &headers, 0) {
-                expected.push(session_id);
+                expected.push(user_id);
             }
         }
     }
@@ -149,17 +149,17 @@ async fn sampling_by_header_mirrors_exactly_the_chosen_sessions() {
     let mut mirrored: Vec<String> = shadow
         .received()
         .iter()
-        .map(|request| request.headers["x-session"].to_str().unwrap().to_owned())
+        .map(|request| request.headers["x-user"].to_str().unwrap().to_owned())
         .collect();
     mirrored.sort();
     let mut expected_twice: Vec<String> =
-        expected.iter().flat_map(|session| [session.clone(), session.clone()]).collect();
+        expected.iter().flat_map(|user| [user.clone(), user.clone()]).collect();
     expected_twice.sort();
     assert_eq!(
         mirrored, expected_twice,
-        "each chosen session is mirrored on both of its requests, and no other"
+        "each chosen user is mirrored on both of its requests, and no other"
     );
-    let fraction = expected.len() as f64 / n_sessions as f64;
+    let fraction = expected.len() as f64 / n_users as f64;
     assert!((0.07..=0.13).contains(&fraction), "{fraction}");
     assert!(matches!(sampler.key, SampleKey::Header(_)));
     proxy.shutdown(Duration::from_secs(2)).await.unwrap();

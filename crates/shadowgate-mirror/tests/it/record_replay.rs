@@ -22,15 +22,15 @@ use shadowgate_mirror::{
 use crate::support::{Backend, ReceivedRequest, http1_client, send};
 
 /// A request to send: method, URL, headers and body.
-type SessionRequest = (Method, String, Vec<(&'static str, &'static str)>, Vec<u8>);
+type VisitRequest = (Method, String, Vec<(&'static str, &'static str)>, Vec<u8>);
 
-/// The requests of a small session: query strings, repeated headers, JSON, binary and empty
+/// The requests of a small visit: query strings, repeated headers, JSON, binary and empty
 /// bodies.
-async fn drive_session(proxy_addr: std::net::SocketAddr) {
+async fn drive_visit(proxy_addr: std::net::SocketAddr) {
     let client = http1_client();
     let base = format!("http://{proxy_addr}");
     let binary: Vec<u8> = (0..=255u8).collect();
-    let requests: Vec<SessionRequest> = vec![
+    let requests: Vec<VisitRequest> = vec![
         (
             Method::GET,
             format!("{base}/search?q=shoes&page=2"),
@@ -75,7 +75,7 @@ fn comparable(request: &ReceivedRequest) -> (Method, String, Vec<(String, Vec<u8
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn record_then_replay_preserves_method_path_headers_and_body() {
     let directory = tempfile::tempdir().unwrap();
-    let path = directory.path().join("session.jsonl");
+    let path = directory.path().join("visit.jsonl");
     let primary = Backend::echo("primary", Duration::ZERO).await;
     let mut config = RecordProxyConfig::new(
         "127.0.0.1:0".parse().unwrap(),
@@ -85,7 +85,7 @@ async fn record_then_replay_preserves_method_path_headers_and_body() {
     // Keep every header so the comparison covers them all; redaction has its own test.
     config.redaction = RedactionRules { drop_headers: Vec::new(), ..RedactionRules::default() };
     let proxy = MirrorProxy::start(config.into()).await.unwrap();
-    drive_session(proxy.local_addr()).await;
+    drive_visit(proxy.local_addr()).await;
     let summary = proxy.shutdown(Duration::from_secs(5)).await.unwrap();
     assert_eq!(summary.stats.recorded, 4);
 
@@ -125,7 +125,7 @@ async fn the_recording_is_redacted_before_it_is_written() {
         Arc::new(|_request| {
             Response::builder()
                 .header("content-type", "application/json")
-                .header("set-cookie", "session=server-secret")
+                .header("set-cookie", "sid=server-secret")
                 .body(Full::new(Bytes::from_static(
                     br#"{"token":"tok-123","user":{"email":"ann@example.com"}}"#,
                 )))
@@ -144,7 +144,7 @@ async fn the_recording_is_redacted_before_it_is_written() {
     )
     .unwrap();
     let proxy = MirrorProxy::start(config.into()).await.unwrap();
-    drive_session(proxy.local_addr()).await;
+    drive_visit(proxy.local_addr()).await;
     proxy.shutdown(Duration::from_secs(5)).await.unwrap();
 
     let text = std::fs::read_to_string(&path).unwrap();
