@@ -34,8 +34,9 @@ impl StreamingDetector for RandomDetector {
     }
 }
 
-/// The Gaussian tail probability of each row against the mean and standard deviation of the
-/// previous `window` rows; the score is `1 − p` (NAB's windowed Gaussian uses the same tail).
+/// The Gaussian tail probability of each row against the mean and standard deviation of (up
+/// to) the previous `window` rows; the score is `1 − p`. This is our rendering of NAB's
+/// windowed Gaussian baseline (window 6400), which also scores from the second row on.
 #[derive(Clone, Debug)]
 pub struct WindowedGaussianDetector {
     window: usize,
@@ -58,7 +59,7 @@ impl WindowedGaussianDetector {
 impl StreamingDetector for WindowedGaussianDetector {
     fn observe(&mut self, _timestamp: i64, value: f64) -> f64 {
         let count = self.recent.len() as f64;
-        let score = if self.recent.len() >= self.window {
+        let score = if self.recent.len() >= 2 {
             let mean = self.sum / count;
             let variance = (self.sum_of_squares / count - mean * mean).max(0.0);
             let sigma = variance.sqrt().max(1e-9 * (mean.abs() + 1.0));

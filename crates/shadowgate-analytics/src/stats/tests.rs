@@ -3,14 +3,6 @@
 use super::*;
 
 #[test]
-fn normal_quantile_matches_tables() {
-    assert!((normal_quantile(0.975) - 1.959_964).abs() < 1e-5);
-    assert!((normal_quantile(0.9) - 1.281_552).abs() < 1e-5);
-    assert!((normal_quantile(0.5)).abs() < 1e-9);
-    assert!((normal_quantile(0.001) + 3.090_232).abs() < 1e-5);
-}
-
-#[test]
 fn normal_upper_tail_matches_tables() {
     assert!((normal_upper_tail(1.96) - 0.024_998).abs() < 1e-5);
     assert!((normal_upper_tail(0.0) - 0.5).abs() < 1e-7);
@@ -34,13 +26,4 @@ fn autocorrelation_finds_the_period_of_a_sine() {
     assert!(autocorrelation(&values, 20) > 0.9);
     assert!(autocorrelation(&values, 10) < -0.9);
     assert_eq!(autocorrelation(&[1.0; 50], 5), 0.0);
-}
-
-#[test]
-fn scaled_mad_estimates_sigma_robustly() {
-    let mut rng = shadowgate_core::rng::Rng::seed(7);
-    let mut values: Vec<f64> = (0..20_000).map(|_| 3.0 * rng.normal()).collect();
-    values.extend(std::iter::repeat_n(1e9, 500));
-    let sigma = scaled_median_absolute_deviation(&values);
-    assert!((sigma - 3.0).abs() < 0.15, "sigma {sigma}");
 }
