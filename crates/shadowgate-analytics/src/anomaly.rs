@@ -59,7 +59,8 @@ pub struct DetectorConfig {
     pub warmup_rows: usize,
     /// At most this many recent rows are kept for re-detecting the period.
     pub max_history_rows: usize,
-    pub period_search: PeriodSearchConfig,
+    /// Where the seasonal period is looked for; the strongest verified period is modelled.
+    pub period_search: PeriodSearch,
     pub smoothing: SmoothingConfig,
     pub cusum: CusumConfig,
     /// After an alarm (a score of at least [`DEFAULT_ALARM_SCORE`]) the following rows within
@@ -67,23 +68,12 @@ pub struct DetectorConfig {
     pub refractory_seconds: i64,
 }
 
-/// Period search settings (see [`PeriodSearch`]).
-#[derive(Clone, Debug, PartialEq)]
-pub struct PeriodSearchConfig {
-    pub candidate_seconds: Vec<i64>,
-    pub min_autocorrelation: f64,
-}
-
 impl Default for DetectorConfig {
     fn default() -> Self {
-        let search = PeriodSearch::default();
         DetectorConfig {
             warmup_rows: 600,
             max_history_rows: 20_000,
-            period_search: PeriodSearchConfig {
-                candidate_seconds: search.candidate_seconds,
-                min_autocorrelation: search.min_autocorrelation,
-            },
+            period_search: PeriodSearch::default(),
             smoothing: SmoothingConfig::default(),
             cusum: CusumConfig::default(),
             refractory_seconds: 6 * 3_600,
@@ -118,6 +108,12 @@ impl DetectorConfig {
         let positive = |value: f64| value > 0.0 && value.is_finite();
         if !positive(self.smoothing.clip_sigmas) {
             return invalid("smoothing.clip_sigmas", "must be positive; 3 is the default");
+        }
+        if !(0.0..1.0).contains(&self.period_search.min_autocorrelation) {
+            return invalid(
+                "period_search.min_autocorrelation",
+                "must be in [0, 1); 0.3 is the default",
+            );
         }
         if self.refractory_seconds < 0 {
             return invalid("refractory_seconds", "must be zero or positive; 21600 is the default");
@@ -180,13 +176,8 @@ impl SeasonalCusumDetector {
     /// Detects the period on the remembered rows; rebuilds the model if it changed.
     fn check_period(&mut self) {
         let step_seconds = median_step(&self.timestamps);
-        let search = PeriodSearch {
-            candidate_seconds: self.config.period_search.candidate_seconds.clone(),
-            search_all_lags: true,
-            min_autocorrelation: self.config.period_search.min_autocorrelation,
-            max_periods: 3,
-        };
-        let detected = periods::detect_periods(&self.values, step_seconds, &search);
+        let detected =
+            periods::detect_periods(&self.values, step_seconds, &self.config.period_search);
         let period = detected
             .iter()
             .max_by(|a, b| a.autocorrelation.total_cmp(&b.autocorrelation))

@@ -34,7 +34,7 @@ pub struct DetectedPeriod {
 }
 
 /// How periods are looked for.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PeriodSearch {
     /// Candidate period lengths in seconds.
     pub candidate_seconds: Vec<i64>,
