@@ -27,7 +27,7 @@ pub struct SmoothingConfig {
 
 impl Default for SmoothingConfig {
     fn default() -> Self {
-        SmoothingConfig { level: 0.02, seasonal: 0.05, scale: 0.02, clip_sigmas: 3.0 }
+        SmoothingConfig { level: 0.05, seasonal: 0.05, scale: 0.02, clip_sigmas: 3.0 }
     }
 }
 
