@@ -8,7 +8,7 @@
 //! 2. Keep the recent history (`history_seconds`) and detect and verify seasonal periods on it
 //!    ([`periods`]).
 //! 3. Average it into buckets so that the models see at most `max_model_points` values
-//!    ([`resolution`] explains why and how predictions are mapped back).
+//!    (the `resolution` module explains why and how predictions are mapped back).
 //! 4. Backtest every candidate from several origins and keep the lowest MASE.
 //! 5. Refit the winner on the whole window and forecast the horizon.
 

@@ -190,7 +190,8 @@ pub fn probationary_length(rows: usize) -> f64 {
 /// Builds anomaly windows from labelled rows the way NAB's labeler does: each label gets a
 /// window of `⌊0.1 · rows / labels⌋` rows centred on it (clipped to the file), a first window
 /// that starts inside the probationary period is dropped, and overlapping windows are merged.
-/// The merge reproduces NAB's single pass, which moves on after each merge.
+/// The merge reproduces NAB's single pass, which moves on after each merge. Labels past the
+/// last row are ignored.
 pub fn windows_from_labels(rows: usize, label_rows: &[usize]) -> Vec<IndexWindow> {
     if rows == 0 || label_rows.is_empty() {
         return Vec::new();
@@ -199,6 +200,7 @@ pub fn windows_from_labels(rows: usize, label_rows: &[usize]) -> Vec<IndexWindow
     let half = window_length / 2;
     let mut windows: Vec<IndexWindow> = label_rows
         .iter()
+        .filter(|label| **label < rows)
         .map(|label| IndexWindow {
             first: label.saturating_sub(half),
             last: (label + half).min(rows - 1),
@@ -287,5 +289,6 @@ mod tests {
         // Overlapping windows merge; a window starting in the probation (150 rows) is dropped.
         let merged = windows_from_labels(1_000, &[100, 500, 520]);
         assert_eq!(merged, vec![IndexWindow { first: 484, last: 536 }]);
+        assert_eq!(windows_from_labels(10, &[5_000]), Vec::new());
     }
 }
