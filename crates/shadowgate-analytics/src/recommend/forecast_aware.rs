@@ -120,10 +120,10 @@ pub struct ForecastAwareRecommender {
 enum Rule {
     /// The same phase of past seasonal cycles, shifted by the level change.
     SeasonalPhase,
-    /// The last day's envelope.
+    /// The statistic of the whole last day (its peak for memory, its 90th percentile for CPU).
     DayEnvelope,
-    /// The last eight days' envelope (close to VPA's view of memory: daily peaks over eight
-    /// days), for series whose peaks come at no particular phase.
+    /// The statistic of the last eight days (for memory close to VPA's view: daily peaks over
+    /// eight days), for series whose peaks come at no particular phase.
     WeekEnvelope,
 }
 
@@ -166,10 +166,7 @@ impl ResourceHistory<'_> {
     fn forecast(&self, rule: Rule, origin: usize) -> f64 {
         let envelope = |days: usize| {
             let lookback = (days * self.samples_per_day).max(self.horizon);
-            self.driver[origin.saturating_sub(lookback)..origin]
-                .iter()
-                .copied()
-                .fold(f64::NEG_INFINITY, f64::max)
+            self.statistic(&self.driver[origin.saturating_sub(lookback)..origin])
         };
         match rule {
             Rule::DayEnvelope => envelope(1),
