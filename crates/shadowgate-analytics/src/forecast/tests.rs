@@ -161,3 +161,17 @@ fn the_result_serializes_to_the_documented_shape() {
     assert!(json["model"].is_string());
     assert_eq!(json["periods"][0], DAY);
 }
+
+#[test]
+fn hostile_input_gets_an_error_or_a_result_never_a_panic() {
+    let same_time: Vec<(i64, f64)> = (0..100).map(|i| (42, i as f64)).collect();
+    let error = forecast(&same_time, &ForecastConfig::new(60)).expect_err("no step");
+    assert!(error.to_string().contains("distinct times"), "{error}");
+    let huge: Vec<(i64, f64)> =
+        (0..500).map(|i| (i * 60, if i % 2 == 0 { 1e300 } else { -1e300 })).collect();
+    let result = forecast(&huge, &ForecastConfig::new(600));
+    assert!(result.is_ok_and(|result| result.forecast.len() == 10));
+    let negative_time: Vec<(i64, f64)> =
+        (0..500).map(|i| (-1_000_000 + i * 60, i as f64)).collect();
+    assert!(forecast(&negative_time, &ForecastConfig::new(600)).is_ok());
+}
