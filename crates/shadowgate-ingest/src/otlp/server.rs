@@ -4,8 +4,8 @@
 //! |---|---|
 //! | points committed (some may be rejected as unconvertible) | 200, an `ExportMetricsServiceResponse` (empty, or with `partial_success`) |
 //! | body that does not decode | 400, a `google.rpc.Status` naming the problem |
-//! | `Content-Type` other than `application/x-protobuf` or `application/json`, or an unknown `Content-Encoding` | 415 |
-//! | body (or its gzip expansion) over the size cap | 413 |
+//! | `Content-Type` other than `application/x-protobuf` or `application/json`, or a `Content-Encoding` other than gzip or deflate | 415 |
+//! | body (or its expansion) over the size cap | 413 |
 //! | the store could not commit | 503, which exporters retry |
 //! | another path or method | 404 or 405 |
 //!
@@ -46,7 +46,7 @@ pub const METRICS_PATH: &str = "/v1/metrics";
 pub struct OtlpSettings {
     /// The application of resources without a `service.name`.
     pub default_app: String,
-    /// Larger bodies (before or after gzip expansion) are refused with 413.
+    /// Larger bodies (before or after expansion) are refused with 413.
     pub max_body_bytes: usize,
     /// How often rollups of idle series are written.
     pub flush_every: Duration,
@@ -212,14 +212,14 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<Full<By
             "Content-Type must be application/x-protobuf or application/json".to_string(),
         );
     };
-    let gzipped = match content_encoding(request.headers()) {
-        Ok(gzipped) => gzipped,
+    let compression = match content_encoding(request.headers()) {
+        Ok(compression) => compression,
         Err(named) => {
             counters.unsupported.fetch_add(1, Ordering::Relaxed);
             return status(
                 encoding,
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!("Content-Encoding `{named}` is not supported; use gzip or none"),
+                format!("Content-Encoding `{named}` is not supported; use gzip, deflate or none"),
             );
         }
     };
@@ -255,8 +255,10 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<Full<By
             );
         }
     };
-    let body = if gzipped {
-        match gunzip(&body, limit) {
+    let body = if compression == Compression::Identity {
+        body
+    } else {
+        match expand(&body, compression, limit) {
             Ok(Some(expanded)) => Bytes::from(expanded),
             Ok(None) => {
                 counters.too_large.fetch_add(1, Ordering::Relaxed);
@@ -267,12 +269,10 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<Full<By
                 return status(
                     encoding,
                     StatusCode::BAD_REQUEST,
-                    format!("the gzip body is corrupt: {error}"),
+                    format!("the compressed body is corrupt: {error}"),
                 );
             }
         }
-    } else {
-        body
     };
     let decoded = match encoding {
         Encoding::Protobuf => proto::ExportMetricsServiceRequest::decode(body).map_err(|error| {
@@ -320,24 +320,45 @@ fn content_type(headers: &HeaderMap) -> Option<Encoding> {
     }
 }
 
-/// Whether the body is gzipped; the unsupported encoding otherwise.
-fn content_encoding(headers: &HeaderMap) -> Result<bool, String> {
+/// How a request body is compressed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    Identity,
+    Gzip,
+    Deflate,
+}
+
+/// The body's compression; the unsupported encoding's name otherwise.
+fn content_encoding(headers: &HeaderMap) -> Result<Compression, String> {
     let Some(value) = headers.get(header::CONTENT_ENCODING) else {
-        return Ok(false);
+        return Ok(Compression::Identity);
     };
     let text = value.to_str().map_err(|_| "(not text)".to_string())?.trim().to_ascii_lowercase();
     match text.as_str() {
-        "" | "identity" => Ok(false),
-        "gzip" => Ok(true),
+        "" | "identity" => Ok(Compression::Identity),
+        "gzip" | "x-gzip" => Ok(Compression::Gzip),
+        "deflate" => Ok(Compression::Deflate),
         _ => Err(text),
     }
 }
 
-/// Expands a gzip body; `None` when it expands beyond `limit` bytes.
-fn gunzip(body: &[u8], limit: usize) -> io::Result<Option<Vec<u8>>> {
+/// Expands a compressed body; `None` when it expands beyond `limit` bytes.
+fn expand(body: &[u8], compression: Compression, limit: usize) -> io::Result<Option<Vec<u8>>> {
     let mut expanded = Vec::new();
-    let decoder = flate2::read::GzDecoder::new(body);
-    decoder.take(limit as u64 + 1).read_to_end(&mut expanded)?;
+    let cap = limit as u64 + 1;
+    match compression {
+        Compression::Identity => expanded.extend_from_slice(body),
+        Compression::Gzip => {
+            flate2::read::GzDecoder::new(body).take(cap).read_to_end(&mut expanded)?;
+        }
+        // HTTP's `deflate` is the zlib format, but some senders use raw deflate; try both.
+        Compression::Deflate => {
+            if flate2::read::ZlibDecoder::new(body).take(cap).read_to_end(&mut expanded).is_err() {
+                expanded.clear();
+                flate2::read::DeflateDecoder::new(body).take(cap).read_to_end(&mut expanded)?;
+            }
+        }
+    }
     Ok((expanded.len() <= limit).then_some(expanded))
 }
 
