@@ -116,6 +116,9 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        // A 64 MiB page cache keeps a large sample batch in memory until its commit; with the
+        // default 2 MiB, SQLite spills and re-reads pages in the middle of every big transaction.
+        conn.pragma_update(None, "cache_size", -65_536).map_err(open_err)?;
         migrate(&mut conn, &display)?;
         Ok(SqliteStore {
             inner: Mutex::new(Inner { conn, series_ids: HashMap::new() }),
@@ -298,31 +301,18 @@ fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Run>> {
     Ok(build())
 }
 
-impl Inner {
-    fn series_id(&mut self, key: &SeriesKey) -> Result<i64> {
-        if let Some(&id) = self.series_ids.get(key) {
-            return Ok(id);
-        }
-        let labels = labels_json(&key.labels);
-        self.conn
-            .prepare_cached(
-                "INSERT INTO series (app, env_id, metric, labels) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (app, env_id, metric, labels) DO NOTHING",
-            )
-            .and_then(|mut st| st.execute(params![key.app, key.env_id, key.metric, labels]))
-            .map_err(q("create series"))?;
-        let id: i64 = self
-            .conn
-            .prepare_cached(
-                "SELECT id FROM series WHERE app = ?1 AND env_id = ?2 AND metric = ?3 AND labels = ?4",
-            )
-            .and_then(|mut st| {
-                st.query_row(params![key.app, key.env_id, key.metric, labels], |r| r.get(0))
-            })
-            .map_err(q("find series"))?;
-        self.series_ids.insert(key.clone(), id);
-        Ok(id)
-    }
+/// The id of a series, creating its row if needed, on `conn` (inside the caller's transaction).
+fn find_or_create_series(conn: &Connection, key: &SeriesKey) -> Result<i64> {
+    let labels = labels_json(&key.labels);
+    conn.prepare_cached(
+        "INSERT INTO series (app, env_id, metric, labels) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (app, env_id, metric, labels) DO NOTHING",
+    )
+    .and_then(|mut st| st.execute(params![key.app, key.env_id, key.metric, labels]))
+    .map_err(q("create series"))?;
+    conn.prepare_cached("SELECT id FROM series WHERE app = ?1 AND env_id = ?2 AND metric = ?3 AND labels = ?4")
+        .and_then(|mut st| st.query_row(params![key.app, key.env_id, key.metric, labels], |r| r.get(0)))
+        .map_err(q("find series"))
 }
 
 /// Builds a `WHERE` clause from optional equality filters.
@@ -536,11 +526,25 @@ impl Store for SqliteStore {
             return Ok(0);
         }
         let mut inner = self.lock();
+        let Inner { conn, series_ids } = &mut *inner;
+        // New series are created in the same transaction as their samples: one commit (one
+        // fsync) per batch, and a failed batch leaves neither rows nor cached ids behind.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(q("begin sample batch"))?;
+        let mut created: HashMap<SeriesKey, i64> = HashMap::new();
         let mut ids = Vec::with_capacity(samples.len());
         for s in samples {
-            ids.push(inner.series_id(&s.series)?);
+            let id = match series_ids.get(&s.series).or_else(|| created.get(&s.series)) {
+                Some(&id) => id,
+                None => {
+                    let id = find_or_create_series(&tx, &s.series)?;
+                    created.insert(s.series.clone(), id);
+                    id
+                }
+            };
+            ids.push(id);
         }
-        let tx = inner.conn.transaction().map_err(q("begin sample batch"))?;
         {
             let mut st = tx
                 .prepare_cached("INSERT INTO samples (series_id, ts_ms, value) VALUES (?1, ?2, ?3)")
@@ -550,6 +554,7 @@ impl Store for SqliteStore {
             }
         }
         tx.commit().map_err(q("commit sample batch"))?;
+        series_ids.extend(created);
         Ok(samples.len())
     }
 

@@ -177,6 +177,30 @@ fn deleting_samples_by_age_keeps_newer_points_other_metrics_and_series() {
 }
 
 #[test]
+fn a_failed_batch_stores_neither_its_samples_nor_its_new_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("store.db")).unwrap();
+    store.append_samples(&[Sample { series: key("old"), ts_ms: 0, value: 1.0 }]).unwrap();
+    // SQLite stores NaN as NULL, which the samples table refuses: the batch fails half-way.
+    let failing = [
+        Sample { series: key("new"), ts_ms: 1, value: 1.0 },
+        Sample { series: key("old"), ts_ms: 1, value: 2.0 },
+        Sample { series: key("new"), ts_ms: 2, value: f64::NAN },
+    ];
+    assert!(store.append_samples(&failing).is_err());
+    let metrics: Vec<String> = store.series(&SampleQuery::default()).unwrap().into_iter().map(|s| s.metric).collect();
+    assert_eq!(metrics, ["old"], "the new series was rolled back with its samples");
+    assert_eq!(store.samples(&SampleQuery::default()).unwrap().len(), 1);
+
+    // The same series written again gets a real row (no id cached from the failed batch).
+    store.append_samples(&[Sample { series: key("new"), ts_ms: 3, value: 3.0 }]).unwrap();
+    let reopened = SqliteStore::open(&dir.path().join("store.db")).unwrap();
+    let new = reopened.samples(&SampleQuery { metric: Some("new".into()), ..Default::default() }).unwrap();
+    assert_eq!(new.iter().map(|s| (s.ts_ms, s.value)).collect::<Vec<_>>(), [(3, 3.0)]);
+    reopened.integrity_check().unwrap();
+}
+
+#[test]
 fn samples_are_grouped_by_series_and_ranged() {
     let store = SqliteStore::in_memory().unwrap();
     let mut batch = Vec::new();
