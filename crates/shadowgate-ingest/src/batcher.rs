@@ -160,10 +160,20 @@ async fn commit(store: &Arc<dyn Store>, jobs: Vec<WriteJob>, total: usize, count
         samples.extend(job.samples);
     }
     let store = Arc::clone(store);
-    let outcome = tokio::task::spawn_blocking(move || store.append_samples(&samples))
-        .await
-        .map_err(|join_error| WriteError(format!("the store write panicked: {join_error}")))
-        .and_then(|result| result.map_err(|store_error| WriteError(store_error.to_string())));
+    let committed = tokio::task::spawn_blocking(move || {
+        let result = store.append_samples(&samples);
+        (result, samples)
+    })
+    .await;
+    let outcome = match committed {
+        Ok((result, samples)) => {
+            // Freeing a batch (several allocations per sample) takes as long as a good part of
+            // its commit; do it beside the next commit instead of before it.
+            tokio::task::spawn_blocking(move || drop(samples));
+            result.map_err(|store_error| WriteError(store_error.to_string()))
+        }
+        Err(join_error) => Err(WriteError(format!("the store write panicked: {join_error}"))),
+    };
     match outcome {
         Ok(written) => {
             counters.transactions.fetch_add(1, Ordering::Relaxed);
