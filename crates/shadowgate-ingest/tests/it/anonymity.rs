@@ -80,8 +80,8 @@ async fn identifying_values_never_reach_the_sqlite_file_or_its_wal() {
 
     // A scrape.
     let exposition = format!(
-        "# TYPE sessions gauge\nsessions{{user_id=\"{}\",client_ip=\"{}\",hostname=\"{}\"}} 3 1700000000000\n\
-         sessions{{user_id=\"{0}\",client_ip=\"{1}\",hostname=\"{2}\"}} 4 1700000120000\n",
+        "# TYPE active_carts gauge\nactive_carts{{user_id=\"{}\",client_ip=\"{}\",hostname=\"{}\"}} 3 1700000000000\n\
+         active_carts{{user_id=\"{0}\",client_ip=\"{1}\",hostname=\"{2}\"}} 4 1700000120000\n",
         SCRAPE_IDS[0], SCRAPE_IDS[1], SCRAPE_IDS[2]
     );
     let address = serve(move |_| Canned::exposition(exposition.clone())).await;
@@ -160,12 +160,12 @@ async fn identifying_values_never_reach_the_sqlite_file_or_its_wal() {
 
     let stored = temp.all_samples();
     for metric in [
-        "sessions",
+        "active_carts",
         "logins_total",
         "carts",
         "visits",
         "orders",
-        "sessions:1m_p99",
+        "active_carts:1m_p99",
         "visits:1m_max",
     ] {
         assert!(stored.iter().any(|s| s.series.metric == metric), "{metric} was stored");
