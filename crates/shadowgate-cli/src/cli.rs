@@ -39,6 +39,16 @@ pub enum Command {
     /// same deterministic requests at the same instants, and are compared metric by metric.
     /// Exit code 0: safe to ship; 1: the candidate regressed; 2: the check could not run.
     Check(CheckArgs),
+    /// Run the bundled example: an A/A check (v1 vs v1, must pass), then v1 vs v2 (must fail).
+    Demo(DemoArgs),
+    /// Send load to a URL: the manifest's [traffic] mix (or GET /), open model, latency from
+    /// the intended send time. `--max-rate` finds the highest rate instead.
+    Load(LoadArgs),
+    /// List past runs, or show one.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Rebuild a run's report (HTML, JSON or JUnit XML) from the store.
+    Report(ReportArgs),
     /// Check a manifest (shadowgate.toml) and explain every problem.
     Validate(ValidateArgs),
     /// Show which isolation features work on this machine.
@@ -204,4 +214,91 @@ pub struct CheckArgs {
     pub allow_degraded: bool,
     #[command(flatten)]
     pub out_format: JsonArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, newest first.
+    Ls(RunsLsArgs),
+    /// Show one run: its verdict and every metric.
+    Show(RunShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunsLsArgs {
+    /// How many runs to list.
+    #[arg(long, short = 'n', default_value_t = 20)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub out: JsonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunShowArgs {
+    /// The run id (as printed by `check` and `runs ls`).
+    pub id: String,
+    #[command(flatten)]
+    pub out: JsonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run id.
+    pub id: String,
+    /// Which rendering.
+    #[arg(long, short, value_parser = ["html", "json", "junit"], default_value = "html")]
+    pub format: String,
+    /// Write to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the reports go (default: a directory under $SHADOWGATE_HOME/demo).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Judged duration of each check (default: the example's [traffic]).
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// Skip building the example's releases (they must already be built).
+    #[arg(long)]
+    pub no_build: bool,
+    #[command(flatten)]
+    pub out_format: JsonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The base URL, e.g. http://127.0.0.1:8080.
+    pub url: String,
+    /// Take the request mix (and defaults) from this manifest's [traffic].
+    #[arg(long, short, value_name = "PATH")]
+    pub manifest: Option<PathBuf>,
+    /// Requests per second (open model).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// How long to send after the warm-up.
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// Warm-up, sent but reported apart.
+    #[arg(long, value_name = "DURATION")]
+    pub warmup: Option<String>,
+    /// Maximum connections.
+    #[arg(long)]
+    pub connections: Option<u32>,
+    /// Seed of the request sequence.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Speak HTTP/2 (prior knowledge) instead of HTTP/1.1.
+    #[arg(long)]
+    pub http2: bool,
+    /// Closed loop as fast as the connections allow, to find the highest rate.
+    #[arg(long)]
+    pub max_rate: bool,
+    /// Threads for --max-rate.
+    #[arg(long, default_value_t = 2)]
+    pub threads: u32,
+    #[command(flatten)]
+    pub out: JsonArgs,
 }

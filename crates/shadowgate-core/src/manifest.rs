@@ -212,7 +212,7 @@ fn serde_error(
     let mut key = path.to_string();
     let (message, help) = if let Some(rest) = raw.strip_prefix("unknown field `") {
         let name = rest.split('`').next().unwrap_or_default().to_string();
-        let expected = backticked(rest.splitn(2, "expected").nth(1).unwrap_or_default());
+        let expected = backticked(rest.split_once("expected").map(|(_, e)| e).unwrap_or_default());
         // The path may or may not already end with the unknown key, depending on where the
         // deserializer noticed it.
         let mut parent = path.clone();
@@ -248,8 +248,6 @@ fn serde_error(
     } else if let Some(rest) = raw.strip_prefix("invalid type: ") {
         let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "?"));
         (format!("wrong type: found {found}, expected {}", plain_type(expected)), None)
-    } else if raw.starts_with("invalid value: ") || raw.starts_with("invalid length") {
-        (raw.clone(), None)
     } else {
         (raw.clone(), None)
     };

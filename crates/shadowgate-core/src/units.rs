@@ -70,11 +70,11 @@ impl fmt::Display for HumanDuration {
         let ms = self.0.as_millis();
         if ms == 0 && self.0.as_micros() > 0 {
             write!(f, "{}us", self.0.as_micros())
-        } else if ms % 3_600_000 == 0 && ms > 0 {
+        } else if ms.is_multiple_of(3_600_000) && ms > 0 {
             write!(f, "{}h", ms / 3_600_000)
-        } else if ms % 60_000 == 0 && ms > 0 {
+        } else if ms.is_multiple_of(60_000) && ms > 0 {
             write!(f, "{}m", ms / 60_000)
-        } else if ms % 1000 == 0 {
+        } else if ms.is_multiple_of(1000) {
             write!(f, "{}s", ms / 1000)
         } else {
             write!(f, "{ms}ms")
@@ -138,7 +138,7 @@ impl fmt::Display for ByteSize {
             [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
         {
             if b >= size {
-                return if b % size == 0 {
+                return if b.is_multiple_of(size) {
                     write!(f, "{}{unit}", b / size)
                 } else {
                     write!(f, "{:.1}{unit}", b as f64 / size as f64)

@@ -347,16 +347,10 @@ impl LocalBackend {
                     Err(nix::Error::EINVAL) | Err(nix::Error::ENOENT) => {}
                     Err(e) => report.errors.push(format!("unmount {}: {e}", path.display())),
                 },
-                HostObject::Netns { path } => {
-                    if path.exists() {
-                        match netns::remove(path) {
-                            Ok(()) => {
-                                report.removed.push(format!("network namespace {}", path.display()))
-                            }
-                            Err(e) => report.errors.push(e.to_string()),
-                        }
-                    }
-                }
+                HostObject::Netns { path } if path.exists() => match netns::remove(path) {
+                    Ok(()) => report.removed.push(format!("network namespace {}", path.display())),
+                    Err(e) => report.errors.push(e.to_string()),
+                },
                 _ => {}
             }
         }

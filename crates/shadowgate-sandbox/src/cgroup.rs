@@ -89,10 +89,10 @@ impl Layout {
     pub fn detect() -> Result<Layout, CgroupError> {
         let info = fs::read_to_string("/proc/self/mountinfo")
             .map_err(io_err("read", Path::new("/proc/self/mountinfo")))?;
-        Ok(Layout::from_mountinfo(&info, |root| {
+        Layout::from_mountinfo(&info, |root| {
             fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default()
         })
-        .ok_or(CgroupError::NotMounted)?)
+        .ok_or(CgroupError::NotMounted)
     }
 
     /// Detection from the text of a mountinfo file; `controllers_of` reads a v2 root's
@@ -108,11 +108,7 @@ impl Layout {
             let (Some(mount_point), Some(fstype)) = (left.get(4), right.first()) else { continue };
             let mount_point = PathBuf::from(unescape(mount_point));
             match *fstype {
-                "cgroup2" => {
-                    if v2_root.is_none() {
-                        v2_root = Some(mount_point);
-                    }
-                }
+                "cgroup2" if v2_root.is_none() => v2_root = Some(mount_point),
                 "cgroup" => {
                     let options = right.get(2).copied().unwrap_or_default();
                     for opt in options.split(',') {

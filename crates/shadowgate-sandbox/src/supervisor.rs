@@ -754,10 +754,10 @@ impl Supervisor {
         {
             errors.push(e.to_string());
         }
-        if errors.is_empty() {
-            if let Err(e) = fs::remove_dir_all(&self.paths.dir) {
-                errors.push(format!("remove {}: {e}", self.paths.dir.display()));
-            }
+        if errors.is_empty()
+            && let Err(e) = fs::remove_dir_all(&self.paths.dir)
+        {
+            errors.push(format!("remove {}: {e}", self.paths.dir.display()));
         }
         if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
     }

@@ -78,9 +78,15 @@ impl RunStatus {
     }
 
     pub fn parse(s: &str) -> Option<RunStatus> {
-        [RunStatus::Running, RunStatus::Passed, RunStatus::Marginal, RunStatus::Failed, RunStatus::Errored]
-            .into_iter()
-            .find(|st| st.name() == s)
+        [
+            RunStatus::Running,
+            RunStatus::Passed,
+            RunStatus::Marginal,
+            RunStatus::Failed,
+            RunStatus::Errored,
+        ]
+        .into_iter()
+        .find(|st| st.name() == s)
     }
 }
 

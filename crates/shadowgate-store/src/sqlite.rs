@@ -176,7 +176,11 @@ fn migrate(conn: &mut Connection, path: &str) -> Result<()> {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(|source| StoreError::Open { path: path.to_string(), source })?;
     if current > SCHEMA_VERSION {
-        return Err(StoreError::TooNew { path: path.to_string(), found: current, known: SCHEMA_VERSION });
+        return Err(StoreError::TooNew {
+            path: path.to_string(),
+            found: current,
+            known: SCHEMA_VERSION,
+        });
     }
     for &(version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         let tx = conn
@@ -206,7 +210,8 @@ fn labels_json(labels: &BTreeMap<String, String>) -> String {
 }
 
 fn parse_labels(text: &str) -> Result<BTreeMap<String, String>> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt { what: "label set", detail: e.to_string() })
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt { what: "label set", detail: e.to_string() })
 }
 
 fn parse_json(what: &'static str, text: &str) -> Result<serde_json::Value> {
@@ -255,8 +260,21 @@ fn env_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EnvRow> {
 }
 
 fn env_from_row(row: EnvRow) -> Result<Environment> {
-    let (id, app, release, role, state, labels, created_ms, updated_ms, endpoint, pid, dir, run, detail) =
-        row;
+    let (
+        id,
+        app,
+        release,
+        role,
+        state,
+        labels,
+        created_ms,
+        updated_ms,
+        endpoint,
+        pid,
+        dir,
+        run,
+        detail,
+    ) = row;
     Ok(Environment {
         id,
         app,
@@ -310,9 +328,11 @@ fn find_or_create_series(conn: &Connection, key: &SeriesKey) -> Result<i64> {
     )
     .and_then(|mut st| st.execute(params![key.app, key.env_id, key.metric, labels]))
     .map_err(q("create series"))?;
-    conn.prepare_cached("SELECT id FROM series WHERE app = ?1 AND env_id = ?2 AND metric = ?3 AND labels = ?4")
-        .and_then(|mut st| st.query_row(params![key.app, key.env_id, key.metric, labels], |r| r.get(0)))
-        .map_err(q("find series"))
+    conn.prepare_cached(
+        "SELECT id FROM series WHERE app = ?1 AND env_id = ?2 AND metric = ?3 AND labels = ?4",
+    )
+    .and_then(|mut st| st.query_row(params![key.app, key.env_id, key.metric, labels], |r| r.get(0)))
+    .map_err(q("find series"))
 }
 
 /// Builds a `WHERE` clause from optional equality filters.
@@ -325,7 +345,11 @@ fn where_clause(filters: &[(&str, Option<&str>)]) -> (String, Vec<String>) {
             clauses.push(format!("{column} = ?{}", args.len()));
         }
     }
-    let sql = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
     (sql, args)
 }
 
@@ -360,11 +384,18 @@ impl Store for SqliteStore {
         let inner = self.lock();
         let mut st = inner
             .conn
-            .prepare("SELECT app, name, path, updated_ms FROM releases WHERE app = ?1 ORDER BY name")
+            .prepare(
+                "SELECT app, name, path, updated_ms FROM releases WHERE app = ?1 ORDER BY name",
+            )
             .map_err(q("list releases"))?;
         let rows = st
             .query_map([app], |r| {
-                Ok(Release { app: r.get(0)?, name: r.get(1)?, path: r.get(2)?, updated_ms: r.get(3)? })
+                Ok(Release {
+                    app: r.get(0)?,
+                    name: r.get(1)?,
+                    path: r.get(2)?,
+                    updated_ms: r.get(3)?,
+                })
             })
             .map_err(q("list releases"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(q("list releases"))
@@ -423,7 +454,11 @@ impl Store for SqliteStore {
         let inner = self.lock();
         let row = inner
             .conn
-            .query_row(&format!("SELECT {ENV_COLUMNS} FROM environments WHERE id = ?1"), [id], env_row)
+            .query_row(
+                &format!("SELECT {ENV_COLUMNS} FROM environments WHERE id = ?1"),
+                [id],
+                env_row,
+            )
             .optional()
             .map_err(q("read environment"))?;
         row.map(env_from_row).transpose()
@@ -511,7 +546,9 @@ impl Store for SqliteStore {
         let inner = self.lock();
         let mut st = inner
             .conn
-            .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY started_ms DESC, id LIMIT ?1"))
+            .prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs ORDER BY started_ms DESC, id LIMIT ?1"
+            ))
             .map_err(q("list runs"))?;
         let rows = st
             .query_map([limit as i64], run_from_row)
@@ -629,7 +666,10 @@ impl Store for SqliteStore {
             }
         }
         let inner = self.lock();
-        inner.conn.execute(&sql, rusqlite::params_from_iter(args.iter())).map_err(q("delete samples"))
+        inner
+            .conn
+            .execute(&sql, rusqlite::params_from_iter(args.iter()))
+            .map_err(q("delete samples"))
     }
 
     fn series(&self, query: &SampleQuery) -> Result<Vec<SeriesKey>> {
@@ -645,7 +685,12 @@ impl Store for SqliteStore {
             .map_err(q("list series"))?;
         let rows = st
             .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
             })
             .map_err(q("list series"))?
             .collect::<rusqlite::Result<Vec<_>>>()
@@ -721,7 +766,16 @@ impl Store for SqliteStore {
             .map_err(q("read events"))?;
         rows.into_iter()
             .map(|(id, env_id, run_id, kind, at_ms, end_ms, message, data)| {
-                Ok(Event { id, env_id, run_id, kind, at_ms, end_ms, message, data: parse_json("event data", &data)? })
+                Ok(Event {
+                    id,
+                    env_id,
+                    run_id,
+                    kind,
+                    at_ms,
+                    end_ms,
+                    message,
+                    data: parse_json("event data", &data)?,
+                })
             })
             .collect()
     }

@@ -31,7 +31,12 @@ fn env(id: &str, state: EnvState) -> Environment {
 }
 
 fn key(metric: &str) -> SeriesKey {
-    SeriesKey { app: "inventory".into(), env_id: "e1".into(), metric: metric.into(), labels: BTreeMap::new() }
+    SeriesKey {
+        app: "inventory".into(),
+        env_id: "e1".into(),
+        metric: metric.into(),
+        labels: BTreeMap::new(),
+    }
 }
 
 #[test]
@@ -58,7 +63,9 @@ fn a_newer_schema_is_refused_with_advice() {
     conn.pragma_update(None, "user_version", 99).unwrap();
     drop(conn);
     match SqliteStore::open(&path) {
-        Err(e @ StoreError::TooNew { found: 99, .. }) => assert!(e.to_string().contains("upgrade shadowgate")),
+        Err(e @ StoreError::TooNew { found: 99, .. }) => {
+            assert!(e.to_string().contains("upgrade shadowgate"))
+        }
         Err(other) => panic!("wrong error {other}"),
         Ok(_) => panic!("a store from the future was opened"),
     }
@@ -76,7 +83,10 @@ fn environments_round_trip_and_filter() {
     store.update_environment(&e1).unwrap();
     assert_eq!(store.environment("e1").unwrap().unwrap(), e1);
     let live = store
-        .environments(&EnvironmentFilter { states: vec![EnvState::Running, EnvState::Stopping], ..Default::default() })
+        .environments(&EnvironmentFilter {
+            states: vec![EnvState::Running, EnvState::Stopping],
+            ..Default::default()
+        })
         .unwrap();
     assert_eq!(live.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["e1"]);
     assert!(matches!(
@@ -90,13 +100,28 @@ fn environments_round_trip_and_filter() {
 fn applications_releases_runs_events() {
     let store = SqliteStore::in_memory().unwrap();
     store
-        .upsert_application(&Application { name: "inventory".into(), description: None, manifest_path: "m.toml".into(), updated_ms: 1 })
+        .upsert_application(&Application {
+            name: "inventory".into(),
+            description: None,
+            manifest_path: "m.toml".into(),
+            updated_ms: 1,
+        })
         .unwrap();
     for (name, path) in [("v1", "/a"), ("v2", "/b"), ("v1", "/c")] {
-        store.upsert_release(&Release { app: "inventory".into(), name: name.into(), path: path.into(), updated_ms: 2 }).unwrap();
+        store
+            .upsert_release(&Release {
+                app: "inventory".into(),
+                name: name.into(),
+                path: path.into(),
+                updated_ms: 2,
+            })
+            .unwrap();
     }
     let releases = store.releases("inventory").unwrap();
-    assert_eq!(releases.iter().map(|r| (r.name.as_str(), r.path.as_str())).collect::<Vec<_>>(), [("v1", "/c"), ("v2", "/b")]);
+    assert_eq!(
+        releases.iter().map(|r| (r.name.as_str(), r.path.as_str())).collect::<Vec<_>>(),
+        [("v1", "/c"), ("v2", "/b")]
+    );
 
     let mut run = Run {
         id: "run-1".into(),
@@ -132,10 +157,16 @@ fn applications_releases_runs_events() {
         })
         .unwrap();
     store.end_event(id, 9).unwrap();
-    let events = store.events(&EventQuery { env_id: Some("e1".into()), ..Default::default() }).unwrap();
+    let events =
+        store.events(&EventQuery { env_id: Some("e1".into()), ..Default::default() }).unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!((events[0].kind.as_str(), events[0].end_ms), ("oom_kill", Some(9)));
-    assert!(store.events(&EventQuery { kind: Some("exited".into()), ..Default::default() }).unwrap().is_empty());
+    assert!(
+        store
+            .events(&EventQuery { kind: Some("exited".into()), ..Default::default() })
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -160,8 +191,10 @@ fn deleting_samples_by_age_keeps_newer_points_other_metrics_and_series() {
     };
     assert_eq!(store.delete_samples(&old_cpu).unwrap(), 4);
     assert_eq!(store.delete_samples(&old_cpu).unwrap(), 0, "deleting again finds nothing");
-    let cpu = store.samples(&SampleQuery { metric: Some("cpu".into()), ..Default::default() }).unwrap();
-    let times_of = |app: &str| cpu.iter().filter(|s| s.series.app == app).map(|s| s.ts_ms).collect::<Vec<_>>();
+    let cpu =
+        store.samples(&SampleQuery { metric: Some("cpu".into()), ..Default::default() }).unwrap();
+    let times_of =
+        |app: &str| cpu.iter().filter(|s| s.series.app == app).map(|s| s.ts_ms).collect::<Vec<_>>();
     assert_eq!(times_of("inventory"), [4000, 5000, 6000, 7000, 8000, 9000]);
     assert_eq!(times_of("billing"), [0], "another application's points stay");
     let rollup = SampleQuery { metric: Some("cpu:1m_max".into()), ..Default::default() };
@@ -188,14 +221,17 @@ fn a_failed_batch_stores_neither_its_samples_nor_its_new_series() {
         Sample { series: key("new"), ts_ms: 2, value: f64::NAN },
     ];
     assert!(store.append_samples(&failing).is_err());
-    let metrics: Vec<String> = store.series(&SampleQuery::default()).unwrap().into_iter().map(|s| s.metric).collect();
+    let metrics: Vec<String> =
+        store.series(&SampleQuery::default()).unwrap().into_iter().map(|s| s.metric).collect();
     assert_eq!(metrics, ["old"], "the new series was rolled back with its samples");
     assert_eq!(store.samples(&SampleQuery::default()).unwrap().len(), 1);
 
     // The same series written again gets a real row (no id cached from the failed batch).
     store.append_samples(&[Sample { series: key("new"), ts_ms: 3, value: 3.0 }]).unwrap();
     let reopened = SqliteStore::open(&dir.path().join("store.db")).unwrap();
-    let new = reopened.samples(&SampleQuery { metric: Some("new".into()), ..Default::default() }).unwrap();
+    let new = reopened
+        .samples(&SampleQuery { metric: Some("new".into()), ..Default::default() })
+        .unwrap();
     assert_eq!(new.iter().map(|s| (s.ts_ms, s.value)).collect::<Vec<_>>(), [(3, 3.0)]);
     reopened.integrity_check().unwrap();
 }
@@ -210,10 +246,21 @@ fn samples_are_grouped_by_series_and_ranged() {
     }
     assert_eq!(store.append_samples(&batch).unwrap(), 20);
     let cpu = store
-        .samples(&SampleQuery { metric: Some("cpu".into()), from_ms: Some(2000), to_ms: Some(5000), ..Default::default() })
+        .samples(&SampleQuery {
+            metric: Some("cpu".into()),
+            from_ms: Some(2000),
+            to_ms: Some(5000),
+            ..Default::default()
+        })
         .unwrap();
     assert_eq!(cpu.iter().map(|s| s.value).collect::<Vec<_>>(), [2.0, 3.0, 4.0]);
-    assert_eq!(store.series(&SampleQuery { env_id: Some("e1".into()), ..Default::default() }).unwrap().len(), 2);
+    assert_eq!(
+        store
+            .series(&SampleQuery { env_id: Some("e1".into()), ..Default::default() })
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[test]
@@ -296,8 +343,13 @@ fn kill_9_loses_nothing_acknowledged() {
 
     let store = SqliteStore::open(&db).unwrap();
     store.integrity_check().unwrap();
-    let samples = store.samples(&SampleQuery { metric: Some("seq".into()), ..Default::default() }).unwrap();
-    assert!(samples.len() as i64 >= acknowledged, "{} stored < {acknowledged} acknowledged", samples.len());
+    let samples =
+        store.samples(&SampleQuery { metric: Some("seq".into()), ..Default::default() }).unwrap();
+    assert!(
+        samples.len() as i64 >= acknowledged,
+        "{} stored < {acknowledged} acknowledged",
+        samples.len()
+    );
     for (idx, s) in samples.iter().enumerate() {
         assert_eq!(s.ts_ms, idx as i64, "gap or duplicate at {idx}");
     }

@@ -38,9 +38,6 @@ impl Window {
     pub fn contains(&self, t_ms: i64) -> bool {
         t_ms >= self.start_ms && t_ms < self.end_ms
     }
-    pub fn seconds(&self) -> f64 {
-        (self.end_ms - self.start_ms).max(0) as f64 / 1000.0
-    }
 }
 
 /// A request counts as failed when it got no complete response, or a 5xx one.

@@ -9,6 +9,7 @@
 //! 5. judge, store the run, write the reports, print the verdict.
 
 mod collect;
+mod document;
 
 use std::{
     path::PathBuf,
@@ -20,10 +21,10 @@ use anyhow::{Context, Result, bail};
 use serde_json::json;
 use shadowgate_core::{
     env::{EnvId, Role},
-    traffic::{Phase, Plan, Traffic},
+    traffic::{Plan, Traffic},
     units::HumanDuration,
 };
-use shadowgate_judge::{JudgeConfig, Verdict, config::MarginalPolicy};
+use shadowgate_judge::{Verdict, config::MarginalPolicy};
 use shadowgate_load::{Connector, LoadConfig, RunReport, Target};
 use shadowgate_sandbox::{EnvHandle, Progress};
 use shadowgate_store::{EventQuery, Run, RunStatus, SampleQuery, SqliteStore, Store};
@@ -59,13 +60,22 @@ pub struct Outcome {
     pub wall: Duration,
     pub settings: Vec<Setting>,
     pub verdict: Verdict,
-    pub load: RunReport,
     pub arms: [ArmData; 2],
     pub warmup: Duration,
+    pub offered_rate: f64,
+    /// Injected faults on the timeline (none yet without scenarios).
+    pub faults: Vec<shadowgate_report::TimelineEvent>,
+    pub warnings: Vec<String>,
     pub exit_code: u8,
 }
 
 pub fn run(global: &Global, args: &CheckArgs) -> Result<u8> {
+    execute(global, args).map(|(_, code)| code)
+}
+
+/// Runs a check, prints its summary (or JSON) and writes its reports; returns the report and
+/// the exit code.
+pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::CheckReport, u8)> {
     let started = Instant::now();
     let ui = Ui::new(args.out_format.json);
     let loaded = context::load_manifest(&args.manifest.manifest)?;
@@ -169,9 +179,11 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<u8> {
             wall: started.elapsed(),
             settings: settings.clone(),
             verdict,
-            load,
             arms,
             warmup: plan.warmup(),
+            offered_rate: plan.rate(),
+            faults: Vec::new(),
+            warnings: Vec::new(),
             exit_code,
         })
     })();
@@ -186,7 +198,9 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<u8> {
             return Err(e);
         }
     };
-    let document = report_document(&outcome);
+    let report = document::build(&outcome);
+    let document = serde_json::from_str::<serde_json::Value>(&shadowgate_report::to_json(&report))
+        .context("encode the report")?;
     run.status = match outcome.verdict.decision {
         shadowgate_judge::verdict::Decision::Pass => RunStatus::Passed,
         shadowgate_judge::verdict::Decision::Marginal => RunStatus::Marginal,
@@ -198,17 +212,14 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<u8> {
     store.update_run(&run)?;
 
     if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-        let path = dir.join("report.json");
-        std::fs::write(&path, serde_json::to_string_pretty(&document)?)
-            .with_context(|| format!("write {}", path.display()))?;
+        write_reports(&report, dir)?;
     }
     if args.out_format.json {
         output::json(&document);
     } else {
-        print_summary(&outcome, args.out.as_ref());
+        print_summary(&report, args.out.as_ref());
     }
-    Ok(outcome.exit_code)
+    Ok((report, outcome.exit_code))
 }
 
 /// The traffic of this run: the manifest's `[traffic]` (or the default) with the flags applied.
@@ -441,59 +452,76 @@ fn arm_data(
     })
 }
 
-/// The run's document: stored with the run and written as report.json.
-fn report_document(o: &Outcome) -> serde_json::Value {
-    json!({
-        "schema": "shadowgate.check/v1",
-        "run_id": o.run_id,
-        "app": o.app,
-        "started_ms": o.started_ms,
-        "wall_ms": o.wall.as_millis() as u64,
-        "baseline": {"release": o.baseline.0, "env_id": o.baseline.1},
-        "candidate": {"release": o.candidate.0, "env_id": o.candidate.1},
-        "settings": o.settings.iter().map(|s| json!({"name": s.name, "value": s.value, "source": s.source})).collect::<Vec<_>>(),
-        "verdict": o.verdict,
-        "exit_code": o.exit_code,
-        "load": o.load.summaries(Phase::Measured),
-    })
+/// Writes report.json, report.junit.xml and report.html into `dir`.
+pub fn write_reports(report: &shadowgate_report::CheckReport, dir: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    for (name, text) in [
+        ("report.json", shadowgate_report::to_json(report)),
+        ("report.junit.xml", shadowgate_report::to_junit(report)),
+        ("report.html", shadowgate_report::to_html(report)),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?;
+    }
+    Ok(())
 }
 
-fn print_summary(o: &Outcome, out: Option<&PathBuf>) {
-    let v = &o.verdict;
-    let decision = match v.decision {
-        shadowgate_judge::verdict::Decision::Pass => output::green("PASS"),
-        shadowgate_judge::verdict::Decision::Marginal => output::yellow("MARGINAL"),
-        shadowgate_judge::verdict::Decision::Fail => output::red("FAIL"),
-    };
+/// The terminal summary: the metrics table, the sentence of every metric that did not pass,
+/// and the verdict.
+pub fn print_summary(report: &shadowgate_report::CheckReport, out: Option<&PathBuf>) {
+    use shadowgate_judge::verdict::{Decision, Outcome as MetricOutcome};
     println!();
-    let rows: Vec<Vec<String>> = v
-        .metrics
-        .iter()
-        .map(|m| {
-            let outcome = format!("{:?}", m.outcome).to_lowercase();
-            let painted = match m.outcome {
-                shadowgate_judge::verdict::Outcome::Pass => output::green(&outcome),
-                shadowgate_judge::verdict::Outcome::Fail
-                | shadowgate_judge::verdict::Outcome::Error => output::red(&outcome),
-                _ => output::yellow(&outcome),
+    let rows: Vec<Vec<String>> = shadowgate_report::summary_rows(report)
+        .into_iter()
+        .zip(&report.verdict.metrics)
+        .map(|(cells, m)| {
+            let mut row: Vec<String> = cells.into_iter().collect();
+            row[1] = match m.outcome {
+                MetricOutcome::Pass => output::green(&row[1]),
+                MetricOutcome::Fail | MetricOutcome::Error => output::red(&row[1]),
+                _ => output::yellow(&row[1]),
             };
-            vec![m.name.clone(), m.group.clone(), painted, m.explanation.clone()]
+            row
         })
         .collect();
-    output::table(&["METRIC", "GROUP", "RESULT", "WHY"], &rows);
+    let header: Vec<String> =
+        shadowgate_report::SUMMARY_COLUMNS.iter().map(|c| c.to_uppercase()).collect();
+    output::table(&header.iter().map(String::as_str).collect::<Vec<_>>(), &rows);
+    let notable: Vec<_> =
+        report.verdict.metrics.iter().filter(|m| m.outcome != MetricOutcome::Pass).collect();
+    if !notable.is_empty() {
+        println!();
+        for m in notable {
+            println!("  {} {}", output::bold(&format!("{}:", m.name)), m.explanation);
+        }
+    }
+    for w in &report.warnings {
+        println!("  {} {w}", output::yellow("warning:"));
+    }
     println!();
+    let line = shadowgate_report::verdict_line(report);
+    let painted = match report.verdict.decision {
+        Decision::Pass => output::green(&line),
+        Decision::Marginal => output::yellow(&line),
+        Decision::Fail => output::red(&line),
+    };
+    println!("{painted}");
     println!(
-        "{} {} {} → {}: {}{}",
-        output::bold("verdict"),
-        decision,
-        o.baseline.0,
-        o.candidate.0,
-        v.summary,
-        v.score.map(|s| format!(" (score {s:.0})")).unwrap_or_default()
+        "run {}: {} ({}) vs {} ({}), {:.1} s",
+        report.run_id,
+        report.baseline.release,
+        report.baseline.environment_id,
+        report.candidate.release,
+        report.candidate.environment_id,
+        report.wall_duration_ms as f64 / 1000.0
     );
-    println!("run {} in {:.1} s", o.run_id, o.wall.as_secs_f64());
     if let Some(dir) = out {
-        println!("reports in {}", dir.display());
+        println!(
+            "reports: {}, {}, {}",
+            dir.join("report.html").display(),
+            dir.join("report.junit.xml").display(),
+            dir.join("report.json").display()
+        );
     }
 }
 
