@@ -13,25 +13,36 @@
 use std::{
     env,
     path::{Path, PathBuf},
-    process::{Command, ExitCode},
+    process::{Command, ExitCode, Stdio},
 };
 
-/// Debian packages the tests and the demo use.
-const APT_PACKAGES: &[(&str, &str)] = &[
-    ("python3", "the sandbox tests' probe application"),
-    ("wrk", "load-generator and mirroring benchmarks"),
-    ("nginx-light", "the mirroring proxy benchmark's reference"),
-    ("bubblewrap", "the environment start benchmark's reference"),
-    ("nodejs", "the Toxiproxy Node client test"),
-    ("npm", "installing the Toxiproxy Node client"),
-    ("python3-pip", "installing the Toxiproxy Python client"),
+/// Debian packages the tests and the demo use: the package, a command that shows that what it
+/// provides is already there (from this package or another source, such as a Node.js install
+/// that ships its own npm), and why it is needed.
+const APT_PACKAGES: &[(&str, &[&str], &str)] = &[
+    ("python3", &["python3", "--version"], "the sandbox tests' probe application"),
+    ("wrk", &["sh", "-c", "command -v wrk"], "load-generator and mirroring benchmarks"),
+    ("nginx-light", &["nginx", "-v"], "the mirroring proxy benchmark's reference"),
+    ("bubblewrap", &["bwrap", "--version"], "the environment start benchmark's reference"),
+    ("nodejs", &["node", "--version"], "the Toxiproxy Node client test"),
+    ("npm", &["npm", "--version"], "installing the Toxiproxy Node client"),
+    ("python3-pip", &["python3", "-m", "pip", "--version"], "installing the Python clients"),
+    ("chromium", &["chromium", "--version"], "rendering the HTML report in a headless browser"),
 ];
 
-/// Python packages installed into target/tools/python.
-const PIP_PACKAGES: &[&str] = &["toxiproxy-python==0.1.1"];
+/// Python packages installed into target/tools/python, each with the directory that shows
+/// it is there: the Toxiproxy client, and the Prometheus and OpenTelemetry SDKs whose output
+/// the ingestion tests read.
+const PIP_PACKAGES: &[(&str, &str)] = &[
+    ("toxiproxy-python==0.1.1", "toxiproxy"),
+    ("prometheus-client==0.26.0", "prometheus_client"),
+    ("opentelemetry-sdk==1.45.1", "opentelemetry/sdk"),
+    ("opentelemetry-exporter-otlp-proto-http==1.45.1", "opentelemetry/exporter/otlp/proto/http"),
+    ("opentelemetry-exporter-otlp-json-http==0.66b1", "opentelemetry/exporter/otlp/json/http"),
+];
 
-/// Node packages installed into target/tools/node.
-const NPM_PACKAGES: &[&str] = &["toxiproxy-node-client@4"];
+/// Node packages installed into target/tools/node, with their directory under node_modules.
+const NPM_PACKAGES: &[(&str, &str)] = &[("toxiproxy-node-client@4", "toxiproxy-node-client")];
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -94,14 +105,16 @@ fn is_root() -> bool {
 fn deps() -> Result {
     let missing: Vec<&str> = APT_PACKAGES
         .iter()
-        .map(|(p, _)| *p)
-        .filter(|p| {
-            !Command::new("dpkg")
-                .args(["-s", p])
-                .output()
-                .map(|o| o.status.success())
+        .filter(|(_, probe, _)| {
+            !Command::new(probe[0])
+                .args(&probe[1..])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map(|s| s.success())
                 .unwrap_or(false)
         })
+        .map(|(p, _, _)| *p)
         .collect();
     if !missing.is_empty() {
         if !is_root() {
@@ -122,19 +135,30 @@ fn deps() -> Result {
     }
     let tools = root().join("target/tools");
     let python = tools.join("python");
-    if !python.join("toxiproxy").exists() {
+    let pip: Vec<&str> = PIP_PACKAGES
+        .iter()
+        .filter(|(_, dir)| !python.join(dir).exists())
+        .map(|(p, _)| *p)
+        .collect();
+    if !pip.is_empty() {
         run(Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade"])
+            .arg("--target")
             .arg(&python)
-            .args(PIP_PACKAGES))?;
+            .args(PIP_PACKAGES.iter().map(|(p, _)| *p)))?;
     }
     let node = tools.join("node");
-    if !node.join("node_modules/toxiproxy-node-client").exists() {
+    let npm: Vec<&str> = NPM_PACKAGES
+        .iter()
+        .filter(|(_, dir)| !node.join("node_modules").join(dir).exists())
+        .map(|(p, _)| *p)
+        .collect();
+    if !npm.is_empty() {
         std::fs::create_dir_all(&node).map_err(|e| format!("create {}: {e}", node.display()))?;
         run(Command::new("npm")
             .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
             .arg(&node)
-            .args(NPM_PACKAGES))?;
+            .args(npm))?;
     }
     Ok(())
 }

@@ -56,6 +56,28 @@ pub enum Command {
     /// Manage environments: up, ls, down, gc, diff.
     #[command(subcommand)]
     Env(EnvCommand),
+    /// Serve the fault proxy: a TCP proxy with Toxiproxy's HTTP API and toxics.
+    Faultproxy(crate::cmd::faultproxy::FaultproxyArgs),
+    /// Reverse proxy in front of a live service that copies its traffic to shadows.
+    Mirror(crate::cmd::traffic::MirrorArgs),
+    /// Recording reverse proxy: passes traffic through and writes it to a file.
+    Record(crate::cmd::traffic::RecordArgs),
+    /// Send a recording to a target, keeping its inter-arrival pattern.
+    Replay(crate::cmd::traffic::ReplayArgs),
+    /// Bring telemetry into the store: scrape Prometheus, receive OTLP, import files.
+    #[command(subcommand)]
+    Ingest(crate::cmd::ingest::IngestCommand),
+    /// Forecast a series with 80% and 95% intervals.
+    Forecast(crate::cmd::analytics::ForecastArgs),
+    /// Score every point of a series for anomaly, streaming.
+    Detect(crate::cmd::analytics::DetectArgs),
+    /// Evaluate the detector on a benchmark corpus.
+    #[command(subcommand)]
+    Eval(crate::cmd::analytics::EvalCommand),
+    /// Recommend cpu and memory requests and limits from usage.
+    Recommend(crate::cmd::analytics::RecommendArgs),
+    /// Write the conditions a release will face: load, data, resources, risks.
+    Predict(crate::cmd::analytics::PredictArgs),
 }
 
 #[derive(Debug, Args)]

@@ -464,8 +464,9 @@ fn is_zombie(pid: i32) -> bool {
 /// Environments whose supervisor process is running anywhere on this machine: id → pid.
 /// Found by scanning process command lines for `__supervise <state dir>/envs/shadowgate-<id>`.
 pub fn live_supervisors() -> BTreeMap<String, i32> {
-    let mut out = BTreeMap::new();
-    let Ok(entries) = fs::read_dir("/proc") else { return out };
+    // (pid, parent pid) of every process running `__supervise` for an environment.
+    let mut found: BTreeMap<String, Vec<(i32, i32)>> = BTreeMap::new();
+    let Ok(entries) = fs::read_dir("/proc") else { return BTreeMap::new() };
     for entry in entries.flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
         let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else { continue };
@@ -480,10 +481,27 @@ pub fn live_supervisors() -> BTreeMap<String, i32> {
             .and_then(|n| n.to_str())
             .and_then(|n| n.strip_prefix(&format!("{HOST_PREFIX}-")))
         {
-            out.insert(id.to_string(), pid);
+            found.entry(id.to_string()).or_default().push((pid, parent_pid(pid).unwrap_or(0)));
         }
     }
-    out
+    // A supervisor's child between its fork and its exec still shows the supervisor's command
+    // line; the supervisor is the one whose parent is not itself a supervisor of that id.
+    found
+        .into_iter()
+        .filter_map(|(id, procs)| {
+            let pids: Vec<i32> = procs.iter().map(|p| p.0).collect();
+            let main = procs.iter().find(|(_, ppid)| !pids.contains(ppid)).or(procs.first())?;
+            Some((id, main.0))
+        })
+        .collect()
+}
+
+/// The parent of a process, from `/proc/<pid>/stat`.
+fn parent_pid(pid: i32) -> Option<i32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may itself hold spaces or parentheses.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The state root for this user: `/run/shadowgate` for root, a per-user runtime directory

@@ -1,10 +1,14 @@
 //! One module per subcommand.
 
+pub(crate) mod analytics;
 mod demo;
 mod doctor;
 pub(crate) mod env;
+pub(crate) mod faultproxy;
+pub(crate) mod ingest;
 mod load;
 mod runs;
+pub(crate) mod traffic;
 mod validate;
 
 use anyhow::Result;
@@ -22,5 +26,15 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Validate(args) => validate::run(&args),
         Command::Doctor(args) => doctor::run(&args),
         Command::Env(cmd) => env::run(&cli.global, cmd),
+        Command::Faultproxy(args) => faultproxy::run(&cli.global, &args),
+        Command::Mirror(args) => traffic::mirror(&cli.global, &args),
+        Command::Record(args) => traffic::record(&cli.global, &args),
+        Command::Replay(args) => traffic::replay(&cli.global, &args),
+        Command::Ingest(cmd) => ingest::run(&cli.global, &cmd),
+        Command::Forecast(args) => analytics::forecast(&cli.global, &args),
+        Command::Detect(args) => analytics::detect(&cli.global, &args),
+        Command::Eval(cmd) => analytics::eval(&cli.global, &cmd),
+        Command::Recommend(args) => analytics::recommend(&cli.global, &args),
+        Command::Predict(args) => analytics::predict(&cli.global, &args),
     }
 }
