@@ -28,6 +28,13 @@ const APT_PACKAGES: &[(&str, &[&str], &str)] = &[
     ("npm", &["npm", "--version"], "installing the Toxiproxy Node client"),
     ("python3-pip", &["python3", "-m", "pip", "--version"], "installing the Python clients"),
     ("chromium", &["chromium", "--version"], "rendering the HTML report in a headless browser"),
+    (
+        "postgresql",
+        &["sh", "-c", "ls /usr/lib/postgresql/*/bin/initdb"],
+        "dependent services and synthetic data: a real PostgreSQL",
+    ),
+    ("redis-server", &["sh", "-c", "command -v redis-server"], "dependent services: Redis"),
+    ("nats-server", &["sh", "-c", "command -v nats-server"], "dependent services: NATS"),
 ];
 
 /// Python packages installed into target/tools/python, each with the directory that shows
