@@ -219,6 +219,11 @@ pub struct CheckArgs {
     /// Seed of the request sequence; overrides `[traffic] seed`.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Take the request rate and resource limits from predicted conditions: `predicted` (the
+    /// app's latest `shadowgate predict`) or a document written by `predict --out FILE`.
+    /// Explicit flags still win over it.
+    #[arg(long, value_name = "predicted|FILE")]
+    pub conditions: Option<String>,
     /// Write report.json, report.junit.xml and report.html into this directory.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

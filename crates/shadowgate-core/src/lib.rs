@@ -5,6 +5,7 @@
 //! and labels, and units. It performs no I/O: it never touches files, sockets, processes, the
 //! clock or a random source. Callers pass text, time and seeds in.
 
+pub mod conditions;
 pub mod env;
 pub mod manifest;
 pub mod rng;

@@ -44,6 +44,8 @@ pub struct ScrapeTarget {
     pub timeout: Duration,
     /// Larger bodies are refused.
     pub max_body_bytes: usize,
+    /// Labels added to every scraped sample (a sample's own label of the same name wins).
+    pub extra_labels: Vec<(String, String)>,
 }
 
 impl ScrapeTarget {
@@ -56,6 +58,7 @@ impl ScrapeTarget {
             every,
             timeout: every.min(Duration::from_secs(10)),
             max_body_bytes: 64 << 20,
+            extra_labels: Vec::new(),
         }
     }
 }
@@ -220,15 +223,21 @@ impl Scraper {
             exposition::parse_bytes(body).map_err(|source| ScrapeError::Parse { url, source })?;
         let points = parsed
             .into_iter()
-            .map(|sample| RawSample {
-                metric: sample.name.to_string(),
-                labels: sample
-                    .labels
-                    .into_iter()
-                    .map(|(name, value)| (name.to_string(), value.into_owned()))
-                    .collect(),
-                ts_ms: sample.timestamp_ms.unwrap_or(started_ms),
-                value: sample.value,
+            .map(|sample| {
+                // A repeated name keeps its last value, so the sample's own labels go last.
+                let mut labels = self.target.extra_labels.clone();
+                labels.extend(
+                    sample
+                        .labels
+                        .into_iter()
+                        .map(|(name, value)| (name.to_string(), value.into_owned())),
+                );
+                RawSample {
+                    metric: sample.name.to_string(),
+                    labels,
+                    ts_ms: sample.timestamp_ms.unwrap_or(started_ms),
+                    value: sample.value,
+                }
             })
             .collect();
         Ok(self.pipeline.ingest(&self.target.app, points).await?)

@@ -55,6 +55,31 @@ pub struct CheckReport {
     pub tests: Vec<TestCommandResult>,
     /// Things a reader should know that did not change the verdict, one sentence each.
     pub warnings: Vec<String>,
+    /// The predicted conditions the run used (`check --conditions`) and where they came from;
+    /// absent when the run used none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<ConditionsUsed>,
+}
+
+/// Predicted conditions a run used: which document, and what it changed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConditionsUsed {
+    /// `predicted` (the application's latest `shadowgate predict`) or `file`.
+    pub origin: String,
+    /// The document's path.
+    pub path: String,
+    /// The document's format version.
+    pub version: u32,
+    /// When the prediction was made, in milliseconds since the Unix epoch.
+    pub generated_at_unix_ms: i64,
+    /// How far ahead the prediction looked, in seconds.
+    pub horizon_seconds: i64,
+    /// The settings taken from the document (also listed under `settings`, source `predicted`).
+    pub applied: Vec<Setting>,
+    /// Conditions recorded with the run but not enforced by it, one sentence each.
+    pub recorded: Vec<String>,
+    /// The document's risk flags, one sentence each.
+    pub risks: Vec<String>,
 }
 
 /// The `schema` field: serializes as [`SCHEMA_VERSION`] and accepts nothing else.

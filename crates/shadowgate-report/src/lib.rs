@@ -45,10 +45,10 @@ mod verdict_reading;
 
 pub use distribution::DEFAULT_BUCKETS_PER_DECADE;
 pub use document::{
-    Arm, CheckReport, EventArm, EventKind, ExitStatus, LatencyBucket, LatencyDistribution,
-    LatencyPercentiles, LoadSummary, PerArm, ReleaseUnderTest, SCHEMA_VERSION, SchemaVersion,
-    SeriesMetric, SeriesUnit, Setting, SettingSource, TestCommandResult, TimeSeries, TimeWindow,
-    TimelineEvent,
+    Arm, CheckReport, ConditionsUsed, EventArm, EventKind, ExitStatus, LatencyBucket,
+    LatencyDistribution, LatencyPercentiles, LoadSummary, PerArm, ReleaseUnderTest, SCHEMA_VERSION,
+    SchemaVersion, SeriesMetric, SeriesUnit, Setting, SettingSource, TestCommandResult, TimeSeries,
+    TimeWindow, TimelineEvent,
 };
 pub use html::to_html;
 pub use json::{ReportReadError, from_json, to_json};

@@ -99,6 +99,7 @@ pub fn build(o: &Outcome) -> CheckReport {
         time_series,
         tests: Vec::new(),
         warnings,
+        conditions: None,
     }
 }
 

@@ -9,6 +9,7 @@
 //! 5. judge, store the run, write the reports, print the verdict.
 
 mod collect;
+mod conditions;
 mod document;
 
 use std::{
@@ -78,8 +79,9 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<u8> {
 pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::CheckReport, u8)> {
     let started = Instant::now();
     let ui = Ui::new(args.out_format.json);
-    let loaded = context::load_manifest(&args.manifest.manifest)?;
-    let (traffic, seed, mut settings) = traffic_settings(&loaded, args)?;
+    let mut loaded = context::load_manifest(&args.manifest.manifest)?;
+    let (mut traffic, seed, mut settings) = traffic_settings(&loaded, args)?;
+    let conditions_used = conditions::apply(args, &mut loaded, &mut traffic, &mut settings)?;
     let plan = Plan::new(&traffic, seed).map_err(|e| anyhow::anyhow!("[traffic]: {e}"))?;
     let mut judge = loaded.manifest.judge.clone().unwrap_or_default();
     if judge.metrics.is_empty() {
@@ -198,7 +200,8 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
             return Err(e);
         }
     };
-    let report = document::build(&outcome);
+    let mut report = document::build(&outcome);
+    report.conditions = conditions_used;
     let document = serde_json::from_str::<serde_json::Value>(&shadowgate_report::to_json(&report))
         .context("encode the report")?;
     run.status = match outcome.verdict.decision {

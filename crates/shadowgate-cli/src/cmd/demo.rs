@@ -53,6 +53,7 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<u8> {
                     warmup: None,
                     rate: None,
                     seed: None,
+                    conditions: None,
                     out: Some(out.join(dir)),
                     marginal: None,
                     sample_interval: "1s".into(),

@@ -101,6 +101,7 @@ pub fn report_with(behaviour: CandidateBehaviour) -> CheckReport {
             "the candidate's CPU samples start 2 s late; the first two intervals are left out"
                 .to_string(),
         ],
+        conditions: None,
     }
 }
 
