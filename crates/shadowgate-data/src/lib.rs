@@ -14,6 +14,11 @@ pub mod model;
 pub mod plan;
 pub mod time;
 
+#[cfg(feature = "load")]
+pub mod load;
+#[cfg(feature = "load")]
+pub mod pg;
+
 pub use model::{
     ColumnConfig, DataConfig, GenKind, Problem, RowOverrides, Rows, TableConfig, validate,
 };
