@@ -4,6 +4,7 @@
 //! about, what was expected and, on a typo, the nearest valid key. Syntax and type errors stop
 //! at the first one (the TOML reader cannot go on); semantic problems are all collected.
 
+pub mod dependencies;
 mod model;
 mod validate;
 
@@ -11,6 +12,7 @@ use std::fmt;
 
 use toml::de::{DeTable, DeValue};
 
+pub use dependencies::{Dependency, DependencyKind};
 pub use model::{App, Health, InstallStep, Manifest, Probe, Release, Reserved, Resources, Run};
 pub use validate::{INSTALL_PLACEHOLDERS, RUN_PLACEHOLDERS};
 

@@ -40,7 +40,7 @@ pub struct Manifest {
     pub judge: Option<shadowgate_judge::JudgeConfig>,
     /// `[dependencies.NAME]`: services started beside the application.
     #[serde(default)]
-    pub dependencies: Reserved,
+    pub dependencies: BTreeMap<String, super::dependencies::Dependency>,
     /// `[data]`: synthetic data generated into the dependencies.
     #[serde(default)]
     pub data: Reserved,

@@ -20,6 +20,14 @@ pub(crate) fn validate(m: &Manifest) -> Vec<Problem> {
         out.push(Problem { path, message, help });
     };
     let root = KeyPath::root();
+    super::dependencies::validate(&m.dependencies, &mut problem);
+    let dep_placeholders = super::dependencies::placeholders(&m.dependencies);
+    let with_deps = |base: &[&'static str]| -> Vec<String> {
+        base.iter().map(|s| s.to_string()).chain(dep_placeholders.iter().cloned()).collect()
+    };
+    let (run_known, install_known) = (with_deps(RUN_PLACEHOLDERS), with_deps(INSTALL_PLACEHOLDERS));
+    let run_known: Vec<&str> = run_known.iter().map(String::as_str).collect();
+    let install_known: Vec<&str> = install_known.iter().map(String::as_str).collect();
 
     let name = &m.app.name;
     if !is_app_name(name) {
@@ -81,7 +89,7 @@ pub(crate) fn validate(m: &Manifest) -> Vec<Problem> {
             &mut problem,
             path.clone().key("command"),
             &step.command,
-            INSTALL_PLACEHOLDERS,
+            &install_known,
             true,
         );
         if step.timeout.0.is_zero() {
@@ -94,13 +102,9 @@ pub(crate) fn validate(m: &Manifest) -> Vec<Problem> {
     }
 
     let run = root.clone().key("run");
-    if let Some(t) = check_template(
-        &mut problem,
-        run.clone().key("command"),
-        &m.run.command,
-        RUN_PLACEHOLDERS,
-        true,
-    ) && m.run.port.is_none()
+    if let Some(t) =
+        check_template(&mut problem, run.clone().key("command"), &m.run.command, &run_known, true)
+        && m.run.port.is_none()
         && !t.mentions("port")
     {
         problem(
@@ -125,10 +129,10 @@ pub(crate) fn validate(m: &Manifest) -> Vec<Problem> {
                 Some("use letters, digits and `_`, not starting with a digit".into()),
             );
         }
-        check_template(&mut problem, path, value, RUN_PLACEHOLDERS, false);
+        check_template(&mut problem, path, value, &run_known, false);
     }
     if let Some(workdir) = &m.run.workdir {
-        check_template(&mut problem, run.clone().key("workdir"), workdir, RUN_PLACEHOLDERS, false);
+        check_template(&mut problem, run.clone().key("workdir"), workdir, &run_known, false);
     }
 
     let health = run.clone().key("health");
@@ -261,7 +265,6 @@ pub(crate) fn validate(m: &Manifest) -> Vec<Problem> {
         }
     }
     for (section, present) in [
-        ("dependencies", m.dependencies.is_present()),
         ("data", m.data.is_present()),
         ("scenarios", m.scenarios.is_present()),
         ("tests", m.tests.is_present()),
