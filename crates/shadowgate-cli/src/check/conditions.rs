@@ -110,3 +110,61 @@ pub fn apply(
         risks: document.risks.iter().map(|r| r.message.clone()).collect(),
     }))
 }
+
+/// The terminal lines of the report's `conditions` section.
+pub fn lines(used: &ConditionsUsed) -> Vec<String> {
+    let origin = if used.origin == "predicted" { "the latest prediction" } else { "file" };
+    let mut out = vec![format!(
+        "conditions: {origin} {} (version {}, made at Unix ms {}, horizon {} s)",
+        used.path, used.version, used.generated_at_unix_ms, used.horizon_seconds
+    )];
+    for s in &used.applied {
+        out.push(format!("  {} = {} (predicted)", s.name, s.value));
+    }
+    for r in &used.recorded {
+        out.push(format!("  recorded: {r}"));
+    }
+    for r in &used.risks {
+        out.push(format!("  risk: {r}"));
+    }
+    out
+}
+
+/// Prints the conditions a run used under the check's summary.
+pub fn print(used: &ConditionsUsed) {
+    for line in lines(used) {
+        println!("  {line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_names_the_document_and_every_applied_value() {
+        let used = ConditionsUsed {
+            origin: "predicted".into(),
+            path: "/home/x/conditions/shop/latest.json".into(),
+            version: 1,
+            generated_at_unix_ms: 5,
+            horizon_seconds: 604_800,
+            applied: vec![ReportSetting {
+                name: "rate".into(),
+                value: "42/s".into(),
+                source: SettingSource::Predicted,
+            }],
+            recorded: vec!["data volume: table `orders` at 10 rows".into()],
+            risks: vec!["memory grows".into()],
+        };
+        let text = lines(&used).join("\n");
+        assert!(
+            text.starts_with(
+                "conditions: the latest prediction /home/x/conditions/shop/latest.json"
+            )
+        );
+        assert!(text.contains("rate = 42/s (predicted)"), "{text}");
+        assert!(text.contains("recorded: data volume"), "{text}");
+        assert!(text.contains("risk: memory grows"), "{text}");
+    }
+}

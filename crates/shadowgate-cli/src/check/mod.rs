@@ -501,6 +501,9 @@ pub fn print_summary(report: &shadowgate_report::CheckReport, out: Option<&PathB
     for w in &report.warnings {
         println!("  {} {w}", output::yellow("warning:"));
     }
+    if let Some(used) = &report.conditions {
+        conditions::print(used);
+    }
     println!();
     let line = shadowgate_report::verdict_line(report);
     let painted = match report.verdict.decision {
