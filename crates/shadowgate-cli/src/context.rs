@@ -46,7 +46,9 @@ pub fn logs_dir(env_id: &str) -> PathBuf {
 pub fn backend() -> Result<LocalBackend> {
     Ok(LocalBackend {
         state_root: shadowgate_sandbox::default_state_root(),
-        supervisor_exe: std::env::current_exe().context("locate the shadowgate executable")?,
+        // The running binary itself, even if it was replaced or deleted since it started
+        // (a rebuild or an upgrade must not break environments started by this process).
+        supervisor_exe: PathBuf::from("/proc/self/exe"),
     })
 }
 

@@ -41,9 +41,10 @@ pub struct Manifest {
     /// `[dependencies.NAME]`: services started beside the application.
     #[serde(default)]
     pub dependencies: BTreeMap<String, super::dependencies::Dependency>,
-    /// `[data]`: synthetic data generated into the dependencies.
+    /// `[data]`: synthetic data generated into the dependencies (model and validation in
+    /// `shadowgate-data`, whose default features are pure).
     #[serde(default)]
-    pub data: Reserved,
+    pub data: Option<shadowgate_data::DataConfig>,
     /// `[[scenarios]]`: faults on a timeline.
     #[serde(default)]
     pub scenarios: Reserved,

@@ -111,3 +111,15 @@ fn every_error_names_a_position_and_key() {
     assert_eq!((errs[1].line, errs[1].key.as_str()), (4, "releases.v1.path"));
     assert_eq!((errs[2].line, errs[2].key.as_str()), (8, "resources.cpu"));
 }
+
+#[test]
+fn data_section_is_parsed_into_the_data_model() {
+    let text = "[app]\nname = \"inventory\"\n[releases.v1]\npath = \"dist/v1\"\n[run]\ncommand = \"x {port}\"\n\
+                [data]\nseed = 9\n[[data.tables]]\nname = \"items\"\nrows = \"predicted\"\n\
+                [[data.tables.columns]]\nname = \"id\"\ngen = \"sequence\"\n";
+    let m = parse(text, "m.toml").unwrap();
+    let data = m.data.expect("[data] parsed");
+    assert_eq!(data.seed, Some(9));
+    assert_eq!(data.tables[0].name, "items");
+    assert_eq!(data.tables[0].rows, shadowgate_data::Rows::Predicted);
+}

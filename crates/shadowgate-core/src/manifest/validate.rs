@@ -264,8 +264,16 @@ pub(crate) fn validate(m: &Manifest) -> Vec<Problem> {
             );
         }
     }
+    if let Some(data) = &m.data {
+        for p in shadowgate_data::validate(data) {
+            problem(
+                KeyPath::parse_under(root.clone().key("data"), &p.path),
+                p.message,
+                Some(p.help),
+            );
+        }
+    }
     for (section, present) in [
-        ("data", m.data.is_present()),
         ("scenarios", m.scenarios.is_present()),
         ("tests", m.tests.is_present()),
         ("conditions", m.conditions.is_present()),
