@@ -41,6 +41,9 @@ pub struct EnvSpec {
     pub allow_degraded: bool,
     /// Stop the environment when the process that started it exits (not for `--detach`).
     pub watch_starter: bool,
+    /// Services started beside the application, each behind its own fault proxy.
+    #[serde(default)]
+    pub dependencies: Vec<crate::deps::DepSpec>,
 }
 
 /// One install step.

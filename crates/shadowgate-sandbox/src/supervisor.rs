@@ -37,7 +37,7 @@ use tokio::sync::mpsc;
 
 use crate::{
     cgroup::{Cgroup, IoLimit, Layout, Limits, Stats},
-    changes, init,
+    changes, deps, init,
     journal::{HostObject, Journal, process_start_time},
     netns::{self, NetnsSockets},
     probe,
@@ -130,6 +130,7 @@ struct Supervisor {
     port: u16,
     started: Instant,
     status_rx: Option<mpsc::UnboundedReceiver<serde_json::Value>>,
+    deps: Option<deps::Running>,
 }
 
 fn run(env_dir: &Path) -> Result<(), String> {
@@ -162,6 +163,7 @@ fn run(env_dir: &Path) -> Result<(), String> {
         port: 0,
         started: Instant::now(),
         status_rx: None,
+        deps: None,
     };
 
     let result = match sup.build() {
@@ -271,6 +273,7 @@ impl Supervisor {
             Some(p) => p,
             None => sockets.free_port().map_err(|e| e.to_string())?,
         };
+        self.start_dependencies(&ns_path, &sockets)?;
 
         // File system: the writable layer is a tmpfs whose size is the disk limit.
         let layer = self.paths.layer();
@@ -331,6 +334,8 @@ impl Supervisor {
         values.insert("env_id".to_string(), self.spec.id.clone());
         values.insert("app".to_string(), self.spec.app.clone());
         values.insert("release".to_string(), self.spec.release.clone());
+        let dep_infos = self.deps.as_ref().map(|d| d.infos.clone()).unwrap_or_default();
+        values.extend(dep_infos.iter().flat_map(deps::DepInfo::placeholders));
         let expand = |t: &str, quote: bool| -> Result<String, String> {
             let template = Template::parse(t).map_err(|e| format!("template `{t}`: {e}"))?;
             if quote { template.expand(&values) } else { template.expand_raw(&values) }
@@ -347,6 +352,7 @@ impl Supervisor {
         env.insert("SHADOWGATE_ENV_ID".to_string(), self.spec.id.clone());
         env.insert("SHADOWGATE_RELEASE".to_string(), self.spec.release.clone());
         env.insert("SHADOWGATE_ROLE".to_string(), self.spec.role.clone());
+        env.extend(dep_infos.iter().flat_map(deps::DepInfo::env_vars));
         for (k, v) in &self.spec.env {
             env.insert(k.clone(), expand(v, false)?);
         }
@@ -459,6 +465,35 @@ impl Supervisor {
             .map_err(|e| format!("start a thread: {e}"))?;
         self.status_reader(status_read)?;
         Ok(exit_rx)
+    }
+
+    /// Starts the dependencies (before install steps, which may migrate a database), journals
+    /// their servers, and records where they and their fault proxies' API are.
+    fn start_dependencies(&mut self, ns_path: &Path, sockets: &NetnsSockets) -> Result<(), String> {
+        if self.spec.dependencies.is_empty() {
+            return Ok(());
+        }
+        let paths = deps::DepPaths::for_env(&self.paths.dir, &self.spec.log_dir);
+        let journal = &mut self.journal;
+        let mut record = |object: &HostObject| journal.record(object);
+        let running = deps::start(&self.spec.dependencies, &paths, ns_path, sockets, &mut record)
+            .map_err(|e| e.to_string())?;
+        let summary: Vec<String> = running
+            .infos
+            .iter()
+            .map(|d| format!("{} ({}) in {} ms", d.name, d.kind, d.ready_ms))
+            .collect();
+        self.event(
+            "dependencies_ready",
+            &format!(
+                "dependencies ready: {}; fault proxy API on {}",
+                summary.join(", "),
+                running.api
+            ),
+            json!({"api": running.api.to_string(), "dependencies": running.infos}),
+        );
+        self.deps = Some(running);
+        Ok(())
     }
 
     fn status_reader(&mut self, read: OwnedFd) -> Result<(), String> {
@@ -727,6 +762,9 @@ impl Supervisor {
         }
         if let Some(cg) = &self.cgroup {
             cg.kill_all();
+        }
+        if let Some(mut running) = self.deps.take() {
+            running.stop();
         }
         if self.layer_mounted {
             let lower = if self.paths.artifact_lower().exists() {

@@ -111,6 +111,18 @@ pub fn env_spec(
         host_port: opts.host_port,
         allow_degraded: opts.allow_degraded,
         watch_starter: opts.watch_starter,
+        dependencies: m
+            .dependencies
+            .iter()
+            .map(|(name, d)| shadowgate_sandbox::deps::DepSpec {
+                name: name.clone(),
+                kind: d.kind.as_str().to_string(),
+                database: (d.kind == shadowgate_core::manifest::DependencyKind::Postgres)
+                    .then(|| d.database_or(name).to_string()),
+                user: d.user.clone(),
+                ready_timeout_ms: d.ready_timeout.0.as_millis() as u64,
+            })
+            .collect(),
     }
 }
 
