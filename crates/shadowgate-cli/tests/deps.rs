@@ -66,13 +66,16 @@ impl DepsSandbox {
         cmd
     }
 
-    /// `env up --detach`; returns (id, endpoint).
+    /// `env up --detach`; returns (id, endpoint) and checks that the output names the
+    /// dependencies and their fault proxies' API.
     fn up(&self) -> (String, String) {
         let out =
             self.command(&["env", "up", "--release", "r1", "--detach", "--json"]).output().unwrap();
         assert!(out.status.success(), "env up failed: {}", String::from_utf8_lossy(&out.stderr));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        (v["id"].as_str().unwrap().to_string(), v["endpoint"].as_str().unwrap().to_string())
+        let id = v["id"].as_str().unwrap().to_string();
+        assert_eq!(v["dependencies"], self.ready(&id), "env up --json shows the dependencies");
+        (id, v["endpoint"].as_str().unwrap().to_string())
     }
 
     /// The `dependencies_ready` event's data: the proxies' API and each dependency.

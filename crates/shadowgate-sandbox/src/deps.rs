@@ -110,13 +110,11 @@ impl DepInfo {
 
     /// `SHADOWGATE_DEP_<NAME>_{URL,HOST,PORT}` environment variables.
     pub fn env_vars(&self) -> [(String, String); 3] {
-        let var = |field: &str| {
-            format!("SHADOWGATE_DEP_{}_{field}", self.name.to_ascii_uppercase().replace('-', "_"))
-        };
+        let var = |field: &str| shadowgate_core::manifest::dependencies::env_var(&self.name, field);
         [
-            (var("URL"), self.url.clone()),
-            (var("HOST"), self.host.clone()),
-            (var("PORT"), self.port.to_string()),
+            (var("url"), self.url.clone()),
+            (var("host"), self.host.clone()),
+            (var("port"), self.port.to_string()),
         ]
     }
 }
@@ -243,7 +241,15 @@ fn start_into(
     for (spec, service_port, command, timing) in prepared {
         let err = start_err(&spec.name);
         let log = paths.log_dir.join(format!("dep-{}.log", spec.name));
-        let child = spawn_service(command, &ns, &log).map_err(|e| err(format!("start: {e}")))?;
+        let child = spawn_service(command, &ns, &log).map_err(|e| {
+            let hint = if e.raw_os_error() == Some(libc::EPERM) {
+                " (servers run as the user nobody in the environment's network namespace, \
+                 which needs root; run shadowgate as root)"
+            } else {
+                ""
+            };
+            err(format!("start the server: {e}{hint}"))
+        })?;
         let pid = child.id() as i32;
         running.children.push((spec.name.clone(), spec.kind.clone(), child));
         record(&HostObject::Process {

@@ -164,8 +164,10 @@ fn up(global: &Global, args: &EnvUpArgs) -> Result<u8> {
         })
         .map_err(|e| anyhow::anyhow!("{e}\n  logs: {}", spec.log_dir.display()))?;
     spinner.finish_and_clear();
+    let dependencies = dependencies_of(&store, &handle.id);
     if args.out.json {
         output::json(&json!({
+            "dependencies": dependencies,
             "id": handle.id,
             "endpoint": handle.endpoint.to_string(),
             "url": format!("http://{}", handle.endpoint),
@@ -182,6 +184,20 @@ fn up(global: &Global, args: &EnvUpArgs) -> Result<u8> {
         println!("  release   {} ({})", spec.release, spec.role);
         println!("  healthy   after {} ms", handle.startup_ms);
         println!("  logs      {}", spec.log_dir.display());
+        if let Some(deps) = dependencies["dependencies"].as_array() {
+            for dep in deps {
+                println!(
+                    "  {:<9} {} ({}, inside the environment)",
+                    dep["name"].as_str().unwrap_or("?"),
+                    dep["url"].as_str().unwrap_or("?"),
+                    dep["kind"].as_str().unwrap_or("?")
+                );
+            }
+            println!(
+                "  faults    Toxiproxy API http://{}",
+                dependencies["api"].as_str().unwrap_or("?")
+            );
+        }
         if args.detach {
             println!("  stop with `shadowgate env down {}`", handle.id);
         } else if !output::quiet() {
@@ -222,6 +238,20 @@ fn up(global: &Global, args: &EnvUpArgs) -> Result<u8> {
         println!("environment {id} stopped and removed");
     }
     Ok(EXIT_PASS)
+}
+
+/// The environment's dependencies and their fault proxies' API, as its supervisor recorded them
+/// (`null` when it has none).
+fn dependencies_of(store: &dyn Store, id: &str) -> serde_json::Value {
+    store
+        .events(&shadowgate_store::EventQuery {
+            env_id: Some(id.to_string()),
+            ..Default::default()
+        })
+        .ok()
+        .and_then(|events| events.into_iter().find(|e| e.kind == "dependencies_ready"))
+        .map(|e| e.data)
+        .unwrap_or_default()
 }
 
 fn ls(global: &Global, args: &EnvLsArgs) -> Result<u8> {
