@@ -327,6 +327,45 @@ fn ingest_import_then_forecast_from_the_store_without_storing_identities() {
     assert!(stderr(&out).contains("its metrics are: http_requests_per_second"), "{}", stderr(&out));
 }
 
+#[test]
+fn raw_retention_keeps_the_rollups_and_forecasts_read_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let input = dir.path().join("old.csv");
+    let rows = seasonal(14 * DAY_STEPS, 21);
+    write_csv(&input, &rows);
+    let args = [
+        "ingest",
+        "import",
+        input.to_str().unwrap(),
+        "--app",
+        "old",
+        "--metric",
+        "queue_depth",
+        "--raw-retention",
+        "2m",
+        "--json",
+    ];
+    let doc = ok_json(&shadowgate(&home, &args), "ingest import with retention");
+    assert_eq!(doc["raw_points_deleted"], rows.len(), "points from 2023 are past a 2m retention");
+    assert!(points(&home, "old", "queue_depth").is_empty());
+    assert_eq!(points(&home, "old", "queue_depth:1m_sum").len(), rows.len(), "rollups are kept");
+
+    let out = shadowgate(
+        &home,
+        &["forecast", "--app", "old", "--metric", "queue_depth", "--horizon", "1d", "--json"],
+    );
+    let doc = ok_json(&out, "forecast from rollups");
+    assert_eq!(doc["forecast"].as_array().unwrap().len(), DAY_STEPS);
+    assert_eq!(doc["step_seconds"], STEP);
+
+    let mut short = args;
+    short[8] = "30s";
+    let out = shadowgate(&home, &short);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--raw-retention"), "{}", stderr(&out));
+}
+
 /// Serves `body` as Prometheus text to every request; sends a message per request served.
 fn exposition_server(body: &'static str) -> (String, mpsc::Receiver<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -605,6 +644,33 @@ fn check_takes_rate_and_resources_from_predicted_conditions_and_reports_them() {
         recorded.iter().any(|r| r.as_str().unwrap().contains("table `orders`")),
         "{recorded:?}"
     );
+
+    // `predicted` is the latest document `predict` kept for the app.
+    let out = shadowgate(
+        &home,
+        &[
+            "check",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "-b",
+            "r1",
+            "-c",
+            "r1",
+            "--conditions",
+            "predicted",
+            "--rate",
+            "7",
+        ],
+    );
+    assert!(matches!(out.status.code(), Some(0 | 1)), "check ran: {}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let latest = home.join("conditions/probe/latest.json");
+    assert!(
+        text.contains(&format!("conditions: the latest prediction {}", latest.display())),
+        "{text}"
+    );
+    assert!(text.contains("predicted peak rate"), "--rate wins and says so: {text}");
+    assert!(text.contains("cpu = "), "{text}");
 }
 
 #[test]

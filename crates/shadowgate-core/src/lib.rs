@@ -6,6 +6,7 @@
 //! clock or a random source. Callers pass text, time and seeds in.
 
 pub mod conditions;
+pub mod diff;
 pub mod env;
 pub mod manifest;
 pub mod rng;

@@ -145,10 +145,13 @@ pub fn parse(text: &str, file: &str) -> Result<Manifest, ManifestErrors> {
     })?;
 
     let de = toml::Deserializer::parse(text).map_err(|e| single(file, text, &e, ""))?;
-    let manifest: Manifest = serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut manifest: Manifest = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = render_path(e.path());
         ManifestErrors(vec![serde_error(file, text, &doc, e.inner(), &path)])
     })?;
+    if let Some(traffic) = &mut manifest.traffic {
+        traffic.rate_given = span_of(&doc, &KeyPath::root().key("traffic").key("rate")).is_some();
+    }
 
     let problems = validate::validate(&manifest);
     if problems.is_empty() {

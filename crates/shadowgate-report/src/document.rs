@@ -59,6 +59,10 @@ pub struct CheckReport {
     /// absent when the run used none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<ConditionsUsed>,
+    /// The response diff of baseline, a second baseline and candidate (`[diff]` in the
+    /// manifest); absent when the run did not diff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<crate::diff::ResponseDiff>,
 }
 
 /// Predicted conditions a run used: which document, and what it changed.

@@ -47,6 +47,7 @@ pub fn to_html(report: &CheckReport) -> String {
     tables::push_load(&mut out, report);
     tables::push_events(&mut out, report);
     tables::push_tests(&mut out, report);
+    push_diff(&mut out, report);
     tables::push_settings(&mut out, report);
     push_footer(&mut out, report);
     out.push_str("</main>\n</body>\n</html>\n");
@@ -120,6 +121,106 @@ fn push_header(out: &mut String, report: &CheckReport) {
         let _ = write!(out, "<div><dt>{name}</dt><dd>{}</dd></div>", markup::text(&value));
     }
     out.push_str("</dl>\n</header>\n");
+}
+
+/// The response diff: each field that differs beyond noise, with an example request and both
+/// responses in a collapsed block, and the fields found to be noise.
+fn push_diff(out: &mut String, report: &CheckReport) {
+    let Some(diff) = &report.diff else { return };
+    out.push_str("<section id=\"diff\">\n<h2>Response diff</h2>\n<p>");
+    let count = diff.differing_field_count();
+    let _ = write!(
+        out,
+        "{} requests sent to the baseline, a second baseline and the candidate; {count} \
+         field{} differ{} beyond noise (thresholds: relative {} %, absolute {} %). {}",
+        diff.requests_compared,
+        if count == 1 { "" } else { "s" },
+        if count == 1 { "s" } else { "" },
+        format::significant(diff.relative_threshold_pct, 3),
+        format::significant(diff.absolute_threshold_pct, 3),
+        match (count, diff.passed) {
+            (0, _) => "",
+            (_, false) => "The differences fail the check.",
+            (_, true) => "They are reported only (fail_on_difference = false).",
+        }
+    );
+    out.push_str("</p>\n");
+    if count > 0 {
+        out.push_str(
+            "<table class=\"diff\"><thead><tr><th scope=\"col\">endpoint</th><th \
+             scope=\"col\">field</th><th scope=\"col\">differing</th><th \
+             scope=\"col\">noise</th><th scope=\"col\">example</th></tr></thead><tbody>",
+        );
+        for endpoint in &diff.endpoints {
+            for field in &endpoint.differing_fields {
+                let _ = write!(
+                    out,
+                    "<tr><td><code>{}</code></td><td><code>{}</code></td><td \
+                     class=\"number\">{} / {}</td><td class=\"number\">{}</td><td>",
+                    markup::text(&endpoint.endpoint),
+                    markup::text(&field.field),
+                    field.raw_differences,
+                    endpoint.requests,
+                    field.noise_differences
+                );
+                if let Some(example) = field.examples.first() {
+                    push_diff_example(out, example);
+                }
+                out.push_str("</td></tr>");
+            }
+        }
+        out.push_str("</tbody></table>\n");
+    }
+    let noise: Vec<String> = diff
+        .endpoints
+        .iter()
+        .flat_map(|e| e.noise_fields.iter().map(move |f| format!("{} {f}", e.endpoint)))
+        .collect();
+    if !noise.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p>Noise (differs as often between the two baselines): {}</p>",
+            markup::text(&noise.join(", "))
+        );
+    }
+    out.push_str("</section>\n");
+}
+
+fn push_diff_example(out: &mut String, example: &crate::diff::DiffExample) {
+    let value = |v: &Option<String>| v.clone().unwrap_or_else(|| "(absent)".to_string());
+    let _ = write!(
+        out,
+        "<details><summary><code>{} {}</code>: baseline <code>{}</code> → candidate \
+         <code>{}</code></summary>",
+        markup::text(&example.request.method),
+        markup::text(&example.request.target),
+        markup::text(&value(&example.baseline_value)),
+        markup::text(&value(&example.candidate_value))
+    );
+    let request = &example.request;
+    let mut text = format!("{} {}\n", request.method, request.target);
+    for (name, value) in &request.headers {
+        text.push_str(&format!("{name}: {value}\n"));
+    }
+    if !request.body.is_empty() {
+        text.push_str(&format!("\n{}\n", request.body));
+    }
+    let _ = write!(out, "<h4>request</h4><pre>{}</pre>", markup::text(&text));
+    for (name, response) in [("baseline", &example.baseline), ("candidate", &example.candidate)] {
+        let mut text = match (response.status, &response.failure) {
+            (Some(status), _) => format!("{status}\n"),
+            (None, Some(failure)) => format!("no response: {failure}\n"),
+            (None, None) => "no response\n".to_string(),
+        };
+        for (header, value) in &response.headers {
+            text.push_str(&format!("{header}: {value}\n"));
+        }
+        if !response.body.is_empty() {
+            text.push_str(&format!("\n{}\n", response.body));
+        }
+        let _ = write!(out, "<h4>{name} response</h4><pre>{}</pre>", markup::text(&text));
+    }
+    out.push_str("</details>");
 }
 
 fn push_footer(out: &mut String, report: &CheckReport) {

@@ -35,6 +35,7 @@ pub fn to_junit(report: &CheckReport) -> String {
         .iter()
         .map(metric_case)
         .chain(report.tests.iter().map(test_command_case))
+        .chain(report.diff.as_ref().map(diff_case))
         .collect();
     let count = |status: fn(&Status) -> bool| cases.iter().filter(|it| status(&it.status)).count();
     let tests = cases.len();
@@ -161,6 +162,56 @@ fn test_command_case(test: &TestCommandResult) -> Case {
         classname: TEST_COMMANDS_CLASSNAME.to_string(),
         name: test.name.clone(),
         time: seconds(test.duration_ms),
+        status,
+        output,
+    }
+}
+
+/// The response diff as one testcase (classname `diff`): a failure when a field differs beyond
+/// noise and `fail_on_difference` is set, else passing with the findings as output.
+fn diff_case(diff: &crate::diff::ResponseDiff) -> Case {
+    let mut lines = vec![format!(
+        "{} requests compared{}",
+        diff.requests_compared,
+        if diff.noise_filtered { " with the noise filter" } else { "" }
+    )];
+    for endpoint in &diff.endpoints {
+        for field in &endpoint.differing_fields {
+            lines.push(format!(
+                "{} {}: {} of {} requests differ (noise {})",
+                endpoint.endpoint,
+                field.field,
+                field.raw_differences,
+                endpoint.requests,
+                field.noise_differences
+            ));
+            if let Some(example) = field.examples.first() {
+                lines.push(format!(
+                    "  e.g. {} {}: baseline {} -> candidate {}",
+                    example.request.method,
+                    example.request.target,
+                    example.baseline_value.as_deref().unwrap_or("(absent)"),
+                    example.candidate_value.as_deref().unwrap_or("(absent)")
+                ));
+            }
+        }
+    }
+    let detail = lines.join("\n");
+    let count = diff.differing_field_count();
+    let (status, output) = if diff.passed {
+        (Status::Passed, if count == 0 { String::new() } else { detail })
+    } else {
+        let message = format!(
+            "{count} response field{} differ{} between baseline and candidate beyond noise",
+            if count == 1 { "" } else { "s" },
+            if count == 1 { "s" } else { "" }
+        );
+        (Status::Failure { kind: "response_diff".to_string(), message, detail }, String::new())
+    };
+    Case {
+        classname: "diff".to_string(),
+        name: "response_diff".to_string(),
+        time: seconds(0),
         status,
         output,
     }

@@ -31,6 +31,7 @@
 //! - **No plotting or template dependency.** The charts are small hand-drawn SVG, which keeps
 //!   the page free of scripts and external fetches and the build light.
 
+mod diff;
 mod distribution;
 mod document;
 mod format;
@@ -43,6 +44,7 @@ mod presentation;
 mod summary;
 mod verdict_reading;
 
+pub use diff::{DiffEndpoint, DiffExample, DiffField, DiffRequest, DiffResponse, ResponseDiff};
 pub use distribution::DEFAULT_BUCKETS_PER_DECADE;
 pub use document::{
     Arm, CheckReport, ConditionsUsed, EventArm, EventKind, ExitStatus, LatencyBucket,

@@ -100,6 +100,7 @@ pub fn build(o: &Outcome) -> CheckReport {
         tests: Vec::new(),
         warnings,
         conditions: None,
+        diff: o.diff.clone(),
     }
 }
 

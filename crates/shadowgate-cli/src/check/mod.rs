@@ -10,7 +10,9 @@
 
 mod collect;
 mod conditions;
+mod diff;
 mod document;
+mod replay;
 
 use std::{
     path::PathBuf,
@@ -67,6 +69,8 @@ pub struct Outcome {
     /// Injected faults on the timeline (none yet without scenarios).
     pub faults: Vec<shadowgate_report::TimelineEvent>,
     pub warnings: Vec<String>,
+    /// The response diff (`[diff]`), when it ran.
+    pub diff: Option<shadowgate_report::ResponseDiff>,
     pub exit_code: u8,
 }
 
@@ -82,7 +86,8 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
     let mut loaded = context::load_manifest(&args.manifest.manifest)?;
     let (mut traffic, seed, mut settings) = traffic_settings(&loaded, args)?;
     let conditions_used = conditions::apply(args, &mut loaded, &mut traffic, &mut settings)?;
-    let plan = Plan::new(&traffic, seed).map_err(|e| anyhow::anyhow!("[traffic]: {e}"))?;
+    let (plan, replay_warnings) = replay::plan(&loaded, &traffic, seed, args.rate, &mut settings)?;
+    let diff_enabled = diff::enabled(&loaded)?;
     let mut judge = loaded.manifest.judge.clone().unwrap_or_default();
     if judge.metrics.is_empty() {
         judge.metrics = shadowgate_judge::default_metrics();
@@ -135,6 +140,13 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
     let result = (|| -> Result<Outcome> {
         // 2. Environments.
         let step = ui.step("starting baseline and candidate environments");
+        let secondary = diff_enabled
+            .as_ref()
+            .map(|_| {
+                let path = paths[0].clone();
+                diff::start_secondary(global, &loaded, &run_id, args, path, sample_interval, &store)
+            })
+            .transpose()?;
         let handles =
             start_pair(global, &loaded, &run_id, args, &paths, sample_interval, &store, &step)?;
         let ids = (handles[0].id.clone(), handles[1].id.clone());
@@ -145,6 +157,16 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
             ids.1,
             handles[1].startup_ms as f64 / 1000.0
         ));
+
+        // With [diff]: the same requests to baseline, a second baseline and candidate.
+        let diff =
+            match diff::phase(diff_enabled.as_ref(), secondary, &plan, &traffic, &handles, &ui) {
+                Ok(diff) => diff,
+                Err(e) => {
+                    let _ = stop_pair(handles);
+                    return Err(e);
+                }
+            };
 
         // 3. Load.
         let load_started_ms = context::now_ms();
@@ -171,7 +193,8 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
         };
         let inputs = collect::metric_inputs(&judge.metrics, &arms[0], &arms[1], window, INTERVAL);
         let verdict = shadowgate_judge::judge(&judge, &inputs);
-        let exit_code = if verdict.passes_gate { EXIT_PASS } else { EXIT_FAIL };
+        let diff_passes = diff.as_ref().is_none_or(|d| d.passed);
+        let exit_code = if verdict.passes_gate && diff_passes { EXIT_PASS } else { EXIT_FAIL };
         Ok(Outcome {
             run_id: run_id.clone(),
             app: app.clone(),
@@ -185,7 +208,8 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
             warmup: plan.warmup(),
             offered_rate: plan.rate(),
             faults: Vec::new(),
-            warnings: Vec::new(),
+            warnings: replay_warnings.clone(),
+            diff,
             exit_code,
         })
     })();
@@ -209,6 +233,9 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
         shadowgate_judge::verdict::Decision::Marginal => RunStatus::Marginal,
         shadowgate_judge::verdict::Decision::Fail => RunStatus::Failed,
     };
+    if report.diff.as_ref().is_some_and(|d| !d.passed) {
+        run.status = RunStatus::Failed;
+    }
     run.score = outcome.verdict.score;
     run.finished_ms = Some(context::now_ms());
     run.result = Some(document.clone());
@@ -221,6 +248,9 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
         output::json(&document);
     } else {
         print_summary(&report, args.out.as_ref());
+        if let Some(d) = &report.diff {
+            diff::print(d);
+        }
     }
     Ok((report, outcome.exit_code))
 }

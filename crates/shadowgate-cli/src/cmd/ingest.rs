@@ -233,26 +233,25 @@ fn parse_duration(flag: &str, text: &str) -> Result<Duration> {
     Ok(d)
 }
 
-/// Completes on SIGINT or SIGTERM, or after `limit`.
-async fn stop_signal(limit: Option<Duration>) {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// A future that completes on SIGINT or SIGTERM, or after `limit`. The handlers are installed
+/// when this is called, so a signal that arrives before the future is first polled still counts.
+fn stop_signal(limit: Option<Duration>) -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("install the SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("install the SIGINT handler")?;
+    Ok(async move {
+        let sleep = async {
+            match limit {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+            () = sleep => {}
         }
-    };
-    let sleep = async {
-        match limit {
-            Some(d) => tokio::time::sleep(d).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-        () = sleep => {}
-    }
+    })
 }
 
 /// Deletes expired raw points every minute while `run` is running.
@@ -338,8 +337,9 @@ async fn scrape(global: &Global, args: &ScrapeArgs) -> Result<u8> {
             args.url, args.every, args.app
         );
     }
+    let stop = stop_signal(limit)?;
     let stats = tokio::select! {
-        stats = scraper.run(stop_signal(limit)) => stats,
+        stats = scraper.run(stop) => stats,
         () = retention_loop(Arc::clone(&started.store), started.config.raw_retention.map(|r| r.as_duration())) => unreachable!(),
     };
     let (rollups, deleted) = finish(&started).await?;
@@ -371,6 +371,7 @@ async fn otlp(global: &Global, args: &OtlpArgs) -> Result<u8> {
     )
     .await
     .with_context(|| format!("cannot listen on {address}"))?;
+    let stop = stop_signal(limit)?;
     let bound = receiver.local_addr()?;
     if args.policy.json {
         println!("{}", json!({"listening": bound.to_string()}));
@@ -380,7 +381,7 @@ async fn otlp(global: &Global, args: &OtlpArgs) -> Result<u8> {
     use std::io::Write;
     std::io::stdout().flush().ok();
     let stats = tokio::select! {
-        stats = receiver.run(stop_signal(limit)) => stats?,
+        stats = receiver.run(stop) => stats?,
         () = retention_loop(Arc::clone(&started.store), started.config.raw_retention.map(|r| r.as_duration())) => unreachable!(),
     };
     let (rollups, deleted) = finish(&started).await?;

@@ -54,9 +54,9 @@ pub struct Manifest {
     /// `[conditions]`: the conditions (load, limits, network) an environment reproduces.
     #[serde(default)]
     pub conditions: Reserved,
-    /// `[diff]`: response comparison between baseline and candidate.
+    /// `[diff]`: response comparison between baseline, a second baseline and candidate.
     #[serde(default)]
-    pub diff: Reserved,
+    pub diff: Option<crate::diff::Diff>,
 }
 
 /// `[app]`

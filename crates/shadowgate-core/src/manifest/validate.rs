@@ -255,6 +255,11 @@ pub(crate) fn validate(m: &Manifest) -> Vec<Problem> {
             problem(KeyPath::parse_under(root.clone().key("traffic"), &path), message, help);
         }
     }
+    if let Some(diff) = &m.diff {
+        for (path, message, help) in crate::diff::validate(diff) {
+            problem(KeyPath::parse_under(root.clone().key("diff"), &path), message, help);
+        }
+    }
     if let Some(judge) = &m.judge {
         for p in shadowgate_judge::validate(judge) {
             problem(
@@ -277,7 +282,6 @@ pub(crate) fn validate(m: &Manifest) -> Vec<Problem> {
         ("scenarios", m.scenarios.is_present()),
         ("tests", m.tests.is_present()),
         ("conditions", m.conditions.is_present()),
-        ("diff", m.diff.is_present()),
     ] {
         if present {
             problem(

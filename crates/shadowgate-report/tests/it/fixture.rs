@@ -102,6 +102,7 @@ pub fn report_with(behaviour: CandidateBehaviour) -> CheckReport {
                 .to_string(),
         ],
         conditions: None,
+        diff: None,
     }
 }
 

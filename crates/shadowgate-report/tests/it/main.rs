@@ -1,6 +1,7 @@
 //! Integration tests of the report renderings through the crate's public interface.
 
 mod browser_chromium;
+mod diff_section;
 mod escaping_hostile;
 mod fixture;
 mod html_structure;
