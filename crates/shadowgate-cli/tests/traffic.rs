@@ -1,5 +1,9 @@
 //! `shadowgate mirror`, `record` and `replay`, run as the real binary against small HTTP/1.1
-//! backends on loopback that record what they receive.
+//! backends on loopback that record what they receive; and `check` with `[traffic] replay`
+//! and `[diff]` on the example application (that one needs root, like every test that starts
+//! environments).
+
+mod support;
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
@@ -444,4 +448,137 @@ fn bad_flags_are_errors_naming_the_flag() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
+}
+
+/// A recording of storefront requests, written by hand in the documented format: item and
+/// catalog reads, order histories, new orders and the health endpoint, 20 ms apart.
+fn storefront_recording(path: &std::path::Path) {
+    let mut lines = vec![
+        r#"{"record":"header","format":"shadowgate-recording","version":1,"started_at_unix_ms":1765000000000,"source":"test","redaction":{"dropped_headers":["authorization","proxy-authorization","cookie","set-cookie"],"hashed_fields":[],"removed_fields":[]}}"#.to_string(),
+    ];
+    let ok = r#""response":{"status":200,"headers":[],"body":""},"latency_us":1000"#;
+    for i in 0..40u64 {
+        let request = match i % 5 {
+            0 => format!(
+                r#"{{"method":"GET","target":"/items/{}","headers":[["accept","application/json"]]}}"#,
+                1 + i * 37 % 5000
+            ),
+            1 => {
+                r#"{"method":"GET","target":"/items?category=books&limit=5&offset=0","headers":[]}"#
+                    .to_string()
+            }
+            2 => format!(
+                r#"{{"method":"GET","target":"/customers/{}/orders?limit=20","headers":[]}}"#,
+                1 + i * 101 % 20000
+            ),
+            3 => format!(
+                r#"{{"method":"POST","target":"/orders","headers":[["content-type","application/json"]],"body":"{{\"customer_id\": {}, \"lines\": [{{\"item_id\": {}, \"quantity\": 1}}]}}"}}"#,
+                1 + i,
+                1 + i * 7
+            ),
+            _ => r#"{"method":"GET","target":"/healthz","headers":[]}"#.to_string(),
+        };
+        lines.push(format!(
+            r#"{{"record":"exchange","seq":{i},"offset_us":{},"request":{request},{ok}}}"#,
+            i * 20_000
+        ));
+    }
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn check_replays_a_recording_to_both_releases_and_diffs_their_responses() {
+    support::require_root();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/inventory")
+        .canonicalize()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    storefront_recording(&dir.path().join("storefront.jsonl"));
+    let manifest = std::fs::read_to_string(example.join("shadowgate.toml"))
+        .unwrap()
+        .replace("path = \"dist/", &format!("path = \"{}/dist/", example.display()))
+        .replace("build = \"./build.sh", &format!("build = \"{}/build.sh", example.display()))
+        .replace("[traffic]\n", "[traffic]\nreplay = \"storefront.jsonl\"\n")
+        + "\n[diff]\nrequests = 100\n";
+    assert!(manifest.contains("replay = \"storefront.jsonl\""), "the example has no [traffic]");
+    std::fs::write(dir.path().join("shadowgate.toml"), manifest).unwrap();
+    let out_dir = dir.path().join("reports");
+    let output = Command::new(bin())
+        .args(["check", "--json", "--baseline", "v1", "--candidate", "v2"])
+        .args(["--warmup", "2s", "--duration", "5s", "--out"])
+        .arg(&out_dir)
+        .arg("--manifest")
+        .arg(dir.path().join("shadowgate.toml"))
+        .env("SHADOWGATE_HOME", dir.path().join("home"))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}), exit {:?}:\n{stderr}", output.status.code()));
+
+    // The replay: the recorded mix at the manifest's 100 requests/s, to both releases.
+    let settings = report["settings"].as_array().unwrap();
+    let setting = |name: &str| {
+        settings
+            .iter()
+            .find(|s| s["name"] == name)
+            .map(|s| s["value"].as_str().unwrap().to_string())
+    };
+    assert!(setting("replay").unwrap().ends_with("storefront.jsonl"), "{settings:?}");
+    assert_eq!(setting("replay pace").as_deref(), Some("100rps"), "{settings:?}");
+    for arm in ["baseline", "candidate"] {
+        let load = &report["load"][arm];
+        let requests = load["requests"].as_u64().unwrap();
+        assert!(
+            (450..=550).contains(&requests),
+            "{arm}: {requests} judged requests in 5 s at 100/s"
+        );
+        assert_eq!(load["errors"].as_u64().unwrap_or(0), 0, "{arm}: {load}");
+    }
+
+    // The diff: v2's health endpoint names its release; nothing else differs beyond noise.
+    let diff = &report["diff"];
+    assert_eq!(diff["noise_filtered"], true, "{diff}");
+    let compared = diff["requests_compared"].as_u64().unwrap();
+    assert!(compared >= 95, "{compared} of 100 diff requests compared: {diff}");
+    let differing: Vec<(String, String)> = diff["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| {
+            e["differing_fields"].as_array().unwrap().iter().map(move |f| {
+                (
+                    e["endpoint"].as_str().unwrap().to_string(),
+                    f["field"].as_str().unwrap().to_string(),
+                )
+            })
+        })
+        .collect();
+    assert!(
+        differing.contains(&("GET /healthz".to_string(), "body.release".to_string())),
+        "{differing:?}"
+    );
+    assert!(differing.iter().all(|(endpoint, _)| endpoint == "GET /healthz"), "{differing:?}");
+    let example = &diff["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["endpoint"] == "GET /healthz")
+        .unwrap()["differing_fields"][0]["examples"][0];
+    assert!(example["baseline"]["body"].as_str().unwrap().contains("v1"), "{example}");
+    assert!(example["candidate"]["body"].as_str().unwrap().contains("v2"), "{example}");
+    assert_eq!(diff["passed"], false, "fail_on_difference is the default");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a difference beyond noise fails the check:\n{stderr}"
+    );
+    assert_eq!(report["exit"]["code"], 1);
+
+    let junit = std::fs::read_to_string(out_dir.join("report.junit.xml")).unwrap();
+    assert!(junit.contains("name=\"response_diff\""), "{junit}");
+    let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    assert!(html.contains("<section id=\"diff\">"));
 }

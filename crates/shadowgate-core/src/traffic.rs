@@ -31,7 +31,7 @@
 //! params.id = { range = [1, 10000] }
 //! ```
 
-use std::{borrow::Cow, collections::BTreeMap, fmt, time::Duration};
+use std::{borrow::Cow, collections::BTreeMap, fmt, sync::Arc, time::Duration};
 
 use serde::Deserialize;
 
@@ -72,6 +72,15 @@ pub struct Traffic {
     /// `[[traffic.requests]]`: the weighted request mix. One `GET /` when absent.
     #[serde(default = "defaults::requests")]
     pub requests: Vec<RequestSpec>,
+    /// A recording (written by `shadowgate record`), relative to the manifest, whose requests
+    /// replace the request mix: they are sent with their recorded inter-arrival pattern, looped
+    /// over the warm-up and the duration, and scaled to `rate` when `rate` is written.
+    #[serde(default)]
+    pub replay: Option<String>,
+    /// Whether `rate` was written in the manifest (set by the manifest parser), which decides
+    /// whether a replay keeps its recorded pace or is scaled to `rate`.
+    #[serde(skip)]
+    pub rate_given: bool,
 }
 
 impl Default for Traffic {
@@ -86,6 +95,8 @@ impl Default for Traffic {
             protocol: Protocol::default(),
             seed: defaults::seed(),
             requests: defaults::requests(),
+            replay: None,
+            rate_given: false,
         }
     }
 }
@@ -249,6 +260,13 @@ pub fn validate(traffic: &Traffic) -> Vec<TrafficProblem> {
     };
     let root = KeyPath::root();
 
+    if traffic.replay.as_deref().is_some_and(|file| file.trim().is_empty()) {
+        problem(
+            root.clone().key("replay"),
+            "the recording's path is empty".into(),
+            "name a file written by `shadowgate record`, relative to the manifest",
+        );
+    }
     if !(traffic.rate.is_finite() && traffic.rate > 0.0) {
         problem(
             root.clone().key("rate"),
@@ -566,6 +584,38 @@ pub struct Plan {
     requests: Vec<CompiledRequest>,
     /// Running sums of the request weights, for a draw by binary search.
     cumulative_weights: Vec<f64>,
+    /// Fixed requests at fixed instants (a replayed recording) instead of the generated mix.
+    replayed: Option<Arc<Replayed>>,
+}
+
+/// One request of a replayed plan, sent as it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FixedRequest {
+    /// The request kind (an index into the names given to [`Plan::replayed`]).
+    pub kind: usize,
+    pub method: String,
+    /// The path and query.
+    pub path: String,
+    /// Lowercase header names with their values (no Host or Content-Length: the sender sets
+    /// those).
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// One intended send of a replayed plan: which request, and when from the start of the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FixedSend {
+    pub offset: Duration,
+    /// An index into the requests given to [`Plan::replayed`].
+    pub request: usize,
+}
+
+#[derive(Debug)]
+struct Replayed {
+    names: Vec<String>,
+    requests: Vec<FixedRequest>,
+    /// Sorted by offset, all before the end of the run.
+    sends: Vec<FixedSend>,
 }
 
 #[derive(Clone, Debug)]
@@ -689,12 +739,73 @@ impl Plan {
                 &traffic.requests.iter().map(|r| r.weight).collect::<Vec<_>>(),
             ),
             requests,
+            replayed: None,
         })
+    }
+
+    /// A plan of fixed requests at fixed instants, e.g. a recording turned into sends by the
+    /// replay schedule. Sends at or after `warmup + duration` are dropped; the others keep their
+    /// order by offset. `names` name the request kinds that `requests` refer to.
+    pub fn replayed(
+        names: Vec<String>,
+        requests: Vec<FixedRequest>,
+        mut sends: Vec<FixedSend>,
+        warmup: Duration,
+        duration: Duration,
+    ) -> Result<Plan, PlanError> {
+        let total = warmup + duration;
+        let mut problems = Vec::new();
+        if total.is_zero() {
+            problems.push((
+                "duration".to_string(),
+                "the run is empty".to_string(),
+                Some("give a duration longer than zero".to_string()),
+            ));
+        }
+        if let Some(r) = requests.iter().find(|r| r.kind >= names.len()) {
+            problems.push((
+                "replay".to_string(),
+                format!("request kind {} has no name", r.kind),
+                None,
+            ));
+        }
+        sends.retain(|s| s.offset < total && s.request < requests.len());
+        if sends.is_empty() {
+            problems.push((
+                "replay".to_string(),
+                "the replay holds no request to send within the run".to_string(),
+                Some("record some traffic first, or lengthen `duration`".to_string()),
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(PlanError(problems));
+        }
+        sends.sort_by_key(|s| s.offset);
+        Ok(Plan {
+            rate: sends.len() as f64 / total.as_secs_f64(),
+            arrival: Arrival::Constant,
+            warmup,
+            total,
+            seed: 0,
+            requests: Vec::new(),
+            cumulative_weights: Vec::new(),
+            replayed: Some(Arc::new(Replayed { names, requests, sends })),
+        })
+    }
+
+    /// Whether this plan replays fixed requests (see [`Plan::replayed`]).
+    pub fn is_replayed(&self) -> bool {
+        self.replayed.is_some()
     }
 
     /// The planned requests in order of their intended send instants.
     pub fn requests(&self) -> PlanIter<'_> {
-        PlanIter { arrivals: self.arrivals(), contents: self.contents(0) }
+        PlanIter {
+            arrivals: self.arrivals(),
+            contents: self.contents(0),
+            replayed: self.replayed.as_deref(),
+            position: 0,
+        }
     }
 
     /// The intended send offsets alone, from the start of the run.
@@ -707,6 +818,7 @@ impl Plan {
             total: self.total,
             sequence: 0,
             seconds: 0.0,
+            replayed: self.replayed.clone(),
         }
     }
 
@@ -718,6 +830,9 @@ impl Plan {
 
     /// How many requests the plan holds (exact for constant arrivals, the mean for Poisson).
     pub fn expected_requests(&self) -> u64 {
+        if let Some(replayed) = &self.replayed {
+            return replayed.sends.len() as u64;
+        }
         match self.arrival {
             // Requests i with i / rate < total; the small margin absorbs floating-point error
             // when total * rate is a whole number.
@@ -746,10 +861,14 @@ impl Plan {
 
     /// The names of the request kinds, indexed by [`RequestContent::kind`].
     pub fn request_names(&self) -> impl Iterator<Item = &str> {
-        self.requests.iter().map(|r| r.name.as_str())
+        let replayed = self.replayed.iter().flat_map(|r| r.names.iter().map(String::as_str));
+        self.requests.iter().map(|r| r.name.as_str()).chain(replayed)
     }
 
     fn content(&self, rng: &mut Rng) -> RequestContent<'_> {
+        if let Some(replayed) = self.replayed.as_deref() {
+            return fixed_content(&replayed.requests[rng.below(replayed.requests.len())]);
+        }
         let kind =
             if self.requests.len() == 1 { 0 } else { pick_weighted(&self.cumulative_weights, rng) };
         let spec = &self.requests[kind];
@@ -791,6 +910,17 @@ impl Plan {
             body: spec.body.render(&raw),
             varies: true,
         }
+    }
+}
+
+fn fixed_content(request: &FixedRequest) -> RequestContent<'_> {
+    RequestContent {
+        kind: request.kind,
+        method: &request.method,
+        path: Cow::Borrowed(&request.path),
+        headers: Cow::Borrowed(&request.headers),
+        body: Cow::Borrowed(&request.body),
+        varies: true,
     }
 }
 
@@ -877,6 +1007,7 @@ pub struct Arrivals {
     sequence: u64,
     /// The Poisson process's clock, in seconds.
     seconds: f64,
+    replayed: Option<Arc<Replayed>>,
 }
 
 impl Iterator for Arrivals {
@@ -884,6 +1015,12 @@ impl Iterator for Arrivals {
     type Item = (u64, Duration, Phase);
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(replayed) = &self.replayed {
+            let send = replayed.sends.get(self.sequence as usize)?;
+            let phase = if send.offset < self.warmup { Phase::Warmup } else { Phase::Measured };
+            self.sequence += 1;
+            return Some((self.sequence - 1, send.offset, phase));
+        }
         let seconds = match self.arrival {
             // Multiplying (rather than adding up gaps) keeps rounding from drifting.
             Arrival::Constant => self.sequence as f64 / self.rate,
@@ -908,6 +1045,8 @@ impl Iterator for Arrivals {
 pub struct PlanIter<'a> {
     arrivals: Arrivals,
     contents: Contents<'a>,
+    replayed: Option<&'a Replayed>,
+    position: usize,
 }
 
 impl<'a> Iterator for PlanIter<'a> {
@@ -915,6 +1054,12 @@ impl<'a> Iterator for PlanIter<'a> {
 
     fn next(&mut self) -> Option<PlannedRequest<'a>> {
         let (sequence, offset, phase) = self.arrivals.next()?;
+        if let Some(replayed) = self.replayed {
+            let send = replayed.sends.get(self.position)?;
+            self.position += 1;
+            let content = fixed_content(&replayed.requests[send.request]);
+            return Some(PlannedRequest { sequence, offset, phase, content });
+        }
         let content = self.contents.next()?;
         Some(PlannedRequest { sequence, offset, phase, content })
     }
