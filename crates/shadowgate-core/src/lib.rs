@@ -10,6 +10,7 @@ pub mod diff;
 pub mod env;
 pub mod manifest;
 pub mod rng;
+pub mod scenario;
 pub mod template;
 pub mod traffic;
 pub mod units;

@@ -47,10 +47,10 @@ pub struct Manifest {
     pub data: Option<shadowgate_data::DataConfig>,
     /// `[[scenarios]]`: faults on a timeline.
     #[serde(default)]
-    pub scenarios: Reserved,
+    pub scenarios: Vec<crate::scenario::Scenario>,
     /// `[[tests]]`: the user's own test commands run against an environment.
     #[serde(default)]
-    pub tests: Reserved,
+    pub tests: Vec<crate::scenario::TestCommand>,
     /// `[conditions]`: the conditions (load, limits, network) an environment reproduces.
     #[serde(default)]
     pub conditions: Reserved,

@@ -278,11 +278,11 @@ pub(crate) fn validate(m: &Manifest) -> Vec<Problem> {
             );
         }
     }
-    for (section, present) in [
-        ("scenarios", m.scenarios.is_present()),
-        ("tests", m.tests.is_present()),
-        ("conditions", m.conditions.is_present()),
-    ] {
+    let dep_names: Vec<&str> = m.dependencies.keys().map(String::as_str).collect();
+    for (path, message, help) in crate::scenario::validate(&m.scenarios, &m.tests, &dep_names) {
+        problem(KeyPath::parse_under(root.clone(), &path), message, help);
+    }
+    for (section, present) in [("conditions", m.conditions.is_present())] {
         if present {
             problem(
                 root.clone().key(section),
