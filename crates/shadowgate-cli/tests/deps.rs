@@ -36,6 +36,11 @@ kind = "nats"
 
 impl DepsSandbox {
     fn new(command_args: &str, dependencies: &str) -> DepsSandbox {
+        DepsSandbox::with_install(command_args, dependencies, "")
+    }
+
+    /// `install` is extra manifest text placed before `[run]` (e.g. an `[[install]]` step).
+    fn with_install(command_args: &str, dependencies: &str, install: &str) -> DepsSandbox {
         require_root();
         let dir = tempfile::tempdir().unwrap();
         let rel = dir.path().join("rel");
@@ -43,7 +48,7 @@ impl DepsSandbox {
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deps-app/app.py");
         std::fs::copy(fixture, rel.join("app.py")).unwrap();
         let manifest = format!(
-            "[app]\nname = \"deps\"\n\n[releases.r1]\npath = \"rel\"\n\n[run]\ncommand = \"python3 {{release_dir}}/app.py {{port}} {command_args}\"\n\n[run.health]\nhttp = \"/healthz\"\ntimeout = \"20s\"\n{dependencies}"
+            "[app]\nname = \"deps\"\n\n[releases.r1]\npath = \"rel\"\n\n{install}[run]\ncommand = \"python3 {{release_dir}}/app.py {{port}} {command_args}\"\n\n[run.health]\nhttp = \"/healthz\"\ntimeout = \"20s\"\n{dependencies}"
         );
         std::fs::write(dir.path().join("shadowgate.toml"), manifest).unwrap();
         DepsSandbox { dir }
@@ -244,7 +249,12 @@ fn postgres_redis_and_nats_are_reached_through_their_fault_proxies_and_removed_b
 
 #[test]
 fn env_gc_after_kill_9_of_the_supervisor_leaves_no_server_behind() {
-    let sandbox = DepsSandbox::new("db={dep.db.url} cache={dep.cache.url}", DEPENDENCIES);
+    // The install step (think: a migration) already reaches the database through its proxy.
+    let sandbox = DepsSandbox::with_install(
+        "db={dep.db.url} cache={dep.cache.url}",
+        DEPENDENCIES,
+        "[[install]]\nname = \"migrate\"\ncommand = \"python3 {release_dir}/app.py check db={dep.db.url}\"\n\n",
+    );
     let (id, endpoint) = sandbox.up();
     let pg = http_get_json(&endpoint, "/dep/db").unwrap();
     assert_eq!(pg["answer"], "shop:app", "{pg}");

@@ -525,6 +525,15 @@ pub fn postgres_template(
     if let Some(root) = templates.parent() {
         allow_traverse(root).map_err(|e| format!("chmod {}: {e}", root.display()))?;
     }
+    // Half-built templates of supervisors that died while building them.
+    for entry in fs::read_dir(templates).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if let Some(pid) = name.strip_prefix(".building-").and_then(|p| p.parse::<i32>().ok())
+            && process_start_time(pid).is_none()
+        {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
     let building = templates.join(format!(".building-{}", std::process::id()));
     let _ = fs::remove_dir_all(&building);
     service_dir(&building).map_err(|e| format!("create {}: {e}", building.display()))?;
