@@ -366,6 +366,44 @@ fn raw_retention_keeps_the_rollups_and_forecasts_read_them() {
     assert!(stderr(&out).contains("--raw-retention"), "{}", stderr(&out));
 }
 
+#[test]
+fn recommend_gives_vpa_ours_and_naive_and_replays_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("usage.csv");
+    // Ten days at 5-minute steps; usage follows a daily load, so the truth is known: memory
+    // peaks near 300 MB + 2 MB × 160 = 620 MB, above the naive rule's average × 1.2 (600 MB).
+    let mut noise = Noise(99);
+    let mut text = String::from("timestamp,cpu_cores,memory_bytes,load\n");
+    for i in 0..10 * 288 {
+        let phase = 2.0 * std::f64::consts::PI * (i % 288) as f64 / 288.0;
+        let load = 100.0 + 60.0 * phase.sin() + 5.0 * noise.normal();
+        let cpu = (0.1 + 0.004 * load + 0.02 * noise.normal()).max(0.0);
+        let memory = 300e6 + 2e6 * load + 5e6 * noise.normal();
+        text.push_str(&format!("{},{cpu},{memory},{load}\n", T0 + i * 300));
+    }
+    std::fs::write(&input, text).unwrap();
+    let out = shadowgate(
+        dir.path(),
+        &["recommend", "--input", input.to_str().unwrap(), "--replay", "--json"],
+    );
+    let doc = ok_json(&out, "recommend");
+    assert_eq!(doc["samples"], 2880);
+    let memory = |who: &str| doc[who]["target"]["memory_bytes"].as_f64().unwrap();
+    assert!((560e6..=640e6).contains(&memory("naive")), "naive {}", memory("naive"));
+    assert!(memory("ours") >= memory("naive"), "the naive rule is our floor");
+    assert!(memory("vpa") > 620e6 && memory("ours") > 620e6, "both cover the peak");
+    let replay = doc["replay"].as_array().unwrap();
+    let by_name = |name: &str| replay.iter().find(|r| r["recommender"] == name).unwrap();
+    let (vpa, ours, naive) = (by_name("vpa"), by_name("forecast-aware"), by_name("naive"));
+    assert!(naive["oom_events"].as_u64().unwrap() > 0, "average × 1.2 is below the peaks");
+    assert!(ours["oom_events"].as_u64() <= vpa["oom_events"].as_u64());
+    assert!(ours["memory_slack"].as_f64() < vpa["memory_slack"].as_f64(), "{ours} vs {vpa}");
+
+    let out = shadowgate(dir.path(), &["recommend", "--input", input.to_str().unwrap()]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("vpa (reference)") && !table.contains("OOM EVENTS"), "{table}");
+}
+
 /// Serves `body` as Prometheus text to every request; sends a message per request served.
 fn exposition_server(body: &'static str) -> (String, mpsc::Receiver<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -507,7 +545,7 @@ fn ingest_otlp_accepts_a_json_export_and_refuses_a_malformed_one() {
 fn telemetry_csv(path: &Path, peak_rate: f64) {
     let mut noise = Noise(77);
     let mut text = String::from("timestamp,metric,value,labels\n");
-    let (mut requests, mut cpu_seconds) = (0.0, 0.0);
+    let (mut requests, mut cpu_seconds, mut errors) = (0.0, 0.0, 0.0);
     for i in 0..14 * DAY_STEPS {
         let t = T0 + i as i64 * STEP;
         let phase = 2.0 * std::f64::consts::PI * (i % DAY_STEPS) as f64 / DAY_STEPS as f64;
@@ -523,6 +561,10 @@ fn telemetry_csv(path: &Path, peak_rate: f64) {
             0.002 + 0.0005 * noise.uniform()
         ));
         text.push_str(&format!("{t},table_rows,{},table=orders\n", 5000 + 3 * i));
+        // Errors jump tenfold for the last six hours.
+        let error_rate = if i >= 14 * DAY_STEPS - 24 { 2.0 } else { 0.2 };
+        errors += (error_rate + 0.02 * noise.normal()).max(0.0) * STEP as f64;
+        text.push_str(&format!("{t},http_request_errors_total,{errors},\n"));
     }
     std::fs::write(path, text).unwrap();
 }
@@ -570,6 +612,8 @@ fn predict_writes_a_versioned_document_with_estimates_resources_and_risks() {
     let risks: Vec<&str> =
         doc["risks"].as_array().unwrap().iter().map(|r| r["kind"].as_str().unwrap()).collect();
     assert!(risks.contains(&"memory_trending_up"), "memory grows 13% a week: {risks:?}");
+    assert!(risks.contains(&"error_changepoint"), "errors jumped tenfold: {risks:?}");
+    assert!(!risks.contains(&"load_above_tested"), "no check has run: {risks:?}");
     // The latest prediction is kept for `check --conditions predicted`.
     let latest = home.join("conditions/shop/latest.json");
     let kept: serde_json::Value =
@@ -671,6 +715,17 @@ fn check_takes_rate_and_resources_from_predicted_conditions_and_reports_them() {
     );
     assert!(text.contains("predicted peak rate"), "--rate wins and says so: {text}");
     assert!(text.contains("cpu = "), "{text}");
+
+    // The first check ran at the expected peak; the upper 80% bound is above it.
+    let out = shadowgate(&home, &["predict", "--app", "probe", "--json"]);
+    let again = ok_json(&out, "predict after checks");
+    let risk = again["risks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "load_above_tested")
+        .unwrap_or_else(|| panic!("no load_above_tested risk: {}", again["risks"]));
+    assert!(risk["message"].as_str().unwrap().contains(&format!("({rate}/s)")), "{risk}");
 }
 
 #[test]
