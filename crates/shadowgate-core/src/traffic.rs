@@ -723,8 +723,21 @@ fn pick_weighted(cumulative: &[f64], rng: &mut Rng) -> usize {
 impl Plan {
     /// Validates `traffic` and compiles its templates. `seed` is usually `traffic.seed`; the
     /// caller may override it (e.g. from the command line).
+    ///
+    /// A `[traffic]` that names a `replay` recording is refused: its plan comes from the
+    /// recording (see [`Plan::replayed`]), which only `check` reads, and generating the mix
+    /// instead would silently send other requests than asked.
     pub fn new(traffic: &Traffic, seed: u64) -> Result<Plan, PlanError> {
-        let problems = validate(traffic);
+        let mut problems = validate(traffic);
+        if let Some(file) = &traffic.replay {
+            problems.push((
+                "replay".to_string(),
+                format!("this command cannot replay `{file}`"),
+                Some(format!(
+                    "`shadowgate check` replays it; to send it to a URL, use `shadowgate replay {file} --target URL`"
+                )),
+            ));
+        }
         if !problems.is_empty() {
             return Err(PlanError(problems));
         }
@@ -1378,6 +1391,61 @@ mod tests {
             assert_eq!(*phase == Phase::Warmup, warm);
         }
         assert_eq!(offsets.iter().filter(|o| o.2 == Phase::Warmup).count(), 2000);
+    }
+
+    #[test]
+    fn a_replayed_plan_sends_fixed_requests_at_their_instants() {
+        let request = |kind: usize, path: &str| FixedRequest {
+            kind,
+            method: "GET".into(),
+            path: path.into(),
+            headers: vec![("accept".into(), "text/plain".into())],
+            body: String::new(),
+        };
+        let ms = Duration::from_millis;
+        let sends = vec![
+            FixedSend { offset: ms(1500), request: 1 },
+            FixedSend { offset: ms(0), request: 0 },
+            FixedSend { offset: ms(900), request: 0 },
+            FixedSend { offset: ms(3000), request: 1 },
+        ];
+        let plan = Plan::replayed(
+            vec!["GET /a".into(), "GET /b".into()],
+            vec![request(0, "/a"), request(1, "/b")],
+            sends,
+            ms(1000),
+            ms(1000),
+        )
+        .unwrap();
+        assert!(plan.is_replayed());
+        assert_eq!(plan.expected_requests(), 3, "the send at 3 s is after the run");
+        assert_eq!(plan.request_names().collect::<Vec<_>>(), ["GET /a", "GET /b"]);
+        let planned: Vec<_> = plan
+            .requests()
+            .map(|r| (r.sequence, r.offset, r.phase, r.content.path.into_owned()))
+            .collect();
+        assert_eq!(
+            planned,
+            [
+                (0, ms(0), Phase::Warmup, "/a".to_string()),
+                (1, ms(900), Phase::Warmup, "/a".to_string()),
+                (2, ms(1500), Phase::Measured, "/b".to_string()),
+            ]
+        );
+        assert_eq!(plan.arrivals().count(), 3);
+        assert!(plan.contents(0).take(20).all(|c| c.path == "/a" || c.path == "/b"));
+        let empty = Plan::replayed(vec!["x".into()], vec![request(0, "/a")], vec![], ms(0), ms(1));
+        assert!(empty.unwrap_err().to_string().contains("no request to send"));
+    }
+
+    #[test]
+    fn a_generated_plan_refuses_a_replay() {
+        let traffic = Traffic { replay: Some("prod.jsonl".into()), ..Traffic::default() };
+        let error = Plan::new(&traffic, 1).unwrap_err().to_string();
+        assert!(
+            error.contains("`traffic.replay`") && error.contains("shadowgate replay"),
+            "{error}"
+        );
     }
 
     #[test]
