@@ -78,6 +78,9 @@ pub enum Command {
     Recommend(crate::cmd::analytics::RecommendArgs),
     /// Write the conditions a release will face: load, data, resources, risks.
     Predict(crate::cmd::analytics::PredictArgs),
+    /// Synthetic data from the manifest's [data]: generate into PostgreSQL or SQLite.
+    #[command(subcommand)]
+    Data(crate::cmd::data::DataCommand),
 }
 
 #[derive(Debug, Args)]

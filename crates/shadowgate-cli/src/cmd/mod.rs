@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod analytics;
+pub(crate) mod data;
 mod demo;
 mod doctor;
 pub(crate) mod env;
@@ -36,5 +37,6 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Eval(cmd) => analytics::eval(&cli.global, &cmd),
         Command::Recommend(args) => analytics::recommend(&cli.global, &args),
         Command::Predict(args) => analytics::predict(&cli.global, &args),
+        Command::Data(cmd) => data::run(&cmd),
     }
 }
