@@ -452,6 +452,43 @@ fn run_as_service(mut command: Command, stdin: Option<&str>, what: &str) -> Resu
     Ok(())
 }
 
+/// `shadowgate doctor`'s view of the dependency kinds: which servers this machine can start.
+pub fn doctor_checks() -> Vec<crate::doctor::Check> {
+    let version = |bin: &Path| {
+        Command::new(bin)
+            .arg("--version")
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    let postgres = postgres_bin_dir().map(|dir| dir.join("postgres"));
+    let found = [
+        ("postgres", postgres, "postgresql"),
+        ("redis", find_binary("redis-server"), "redis-server"),
+        ("nats", find_binary("nats-server"), "nats-server"),
+    ];
+    found
+        .into_iter()
+        .map(|(kind, bin, package)| crate::doctor::Check {
+            name: format!("dependency.{kind}"),
+            ok: bin.is_some(),
+            detail: match &bin {
+                Some(bin) => format!(
+                    "[dependencies] kind = \"{kind}\": {} ({})",
+                    bin.display(),
+                    version(bin)
+                ),
+                None => format!("[dependencies] kind = \"{kind}\": no server binary found"),
+            },
+            fix: bin.is_none().then(|| {
+                format!("install it (Debian: apt-get install {package}, or `cargo xtask deps`)")
+            }),
+            required: false,
+        })
+        .collect()
+}
+
 // ---- PostgreSQL ----
 
 fn postgres_user(spec: &DepSpec) -> &str {

@@ -167,6 +167,7 @@ pub fn run() -> Vec<Check> {
         fix: (!fuse_dev).then(|| "create it (mknod /dev/fuse c 10 229) or pass --device /dev/fuse to the container running shadowgate".into()),
         required: false,
     });
+    out.extend(crate::deps::doctor_checks());
     out
 }
 
