@@ -414,8 +414,7 @@ fn compile(
                 }]));
             }
             let cdf = match c.s {
-                Some(s) if parents > crate::model::MAX_ZIPF_N => {
-                    let _ = s;
+                Some(_) if parents > crate::model::MAX_ZIPF_N => {
                     return Err(PlanError::SkewTooLarge {
                         child: table.to_string(),
                         parent: pt.name.clone(),

@@ -271,3 +271,25 @@ fn strict_serde_model() {
     let err = toml::from_str::<DataConfig>("[[tables]]\nname = \"t\"\nrow = 1\n").unwrap_err();
     assert!(err.to_string().contains("unknown field `row`"), "{err}");
 }
+
+#[test]
+fn overrides_replace_counts_and_edge_cases_are_errors() {
+    let cfg = config(SHOP);
+    let mut rows = rows("orders", 10);
+    rows.insert("customers".into(), 3);
+    let plan = Plan::new(&cfg, 1, &rows).unwrap();
+    assert_eq!(plan.table("customers").unwrap().rows, 3);
+    assert_eq!(plan.total_rows(), 13);
+    // Children of an empty parent cannot get keys.
+    rows.insert("customers".into(), 0);
+    let err = Plan::new(&cfg, 1, &rows).unwrap_err().to_string();
+    assert!(err.contains("`customers` has 0 rows"), "{err}");
+    // A Zipf-skewed foreign key over too many parents.
+    rows.insert("customers".into(), crate::model::MAX_ZIPF_N + 1);
+    let err = Plan::new(&cfg, 1, &rows).unwrap_err();
+    assert!(matches!(err, PlanError::SkewTooLarge { .. }), "{err}");
+    // Zero rows everywhere is fine and produces nothing.
+    let plan = Plan::new(&cfg, 1, &HashMap::from([("orders".into(), 0), ("customers".into(), 0)]))
+        .unwrap();
+    assert!(render(&plan).iter().filter(|&&b| b == b'\t').count() == 0);
+}
