@@ -648,6 +648,7 @@ fn check_takes_rate_and_resources_from_predicted_conditions_and_reports_them() {
     let home = dir.path().join("home");
     let (file, doc) = predict(&home, dir.path(), "probe");
     let manifest = write_manifest(dir.path(), "probe");
+    let reports = dir.path().join("reports");
     let out = shadowgate(
         &home,
         &[
@@ -660,6 +661,8 @@ fn check_takes_rate_and_resources_from_predicted_conditions_and_reports_them() {
             "r1",
             "--conditions",
             file.to_str().unwrap(),
+            "--out",
+            reports.to_str().unwrap(),
             "--json",
         ],
     );
@@ -688,6 +691,10 @@ fn check_takes_rate_and_resources_from_predicted_conditions_and_reports_them() {
         recorded.iter().any(|r| r.as_str().unwrap().contains("table `orders`")),
         "{recorded:?}"
     );
+    let html = std::fs::read_to_string(reports.join("report.html")).unwrap();
+    let section = &html[html.find("<section id=\"conditions\">").expect("a conditions section")..];
+    assert!(section.contains(&format!("<code>{}</code>", file.display())), "{section}");
+    assert!(section.contains("table `orders`"), "{section}");
 
     // `predicted` is the latest document `predict` kept for the app.
     let out = shadowgate(

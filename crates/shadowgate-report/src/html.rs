@@ -6,6 +6,7 @@
 //! escaped, because release names, event messages and test output come from users.
 
 mod charts;
+mod conditions;
 mod metrics;
 mod tables;
 
@@ -49,6 +50,7 @@ pub fn to_html(report: &CheckReport) -> String {
     tables::push_tests(&mut out, report);
     push_diff(&mut out, report);
     tables::push_settings(&mut out, report);
+    conditions::push_conditions(&mut out, report);
     push_footer(&mut out, report);
     out.push_str("</main>\n</body>\n</html>\n");
     out
