@@ -171,7 +171,7 @@ fn run(spec: &InitSpec, reporter: &mut Reporter) -> Result<i32, String> {
     reporter.send(json!({"event": "root_ready"}));
 
     let mut signals = SigSet::empty();
-    for s in FORWARDED.iter().chain([&Signal::SIGCHLD]) {
+    for s in FORWARDED.iter().chain([&Signal::SIGCHLD, &CRASH_SIGNAL]) {
         signals.add(*s);
     }
     signals.thread_block().map_err(|e| format!("block signals: {e}"))?;
@@ -197,7 +197,7 @@ fn run(spec: &InitSpec, reporter: &mut Reporter) -> Result<i32, String> {
                 reporter.send(json!({"event": "install_timed_out", "step": step.name, "ms": ms}));
                 return Ok(124);
             }
-            Outcome::Stopped(code) => {
+            Outcome::Stopped(code) | Outcome::Crashed(code) => {
                 reporter.send(
                     json!({"event": "install_finished", "step": step.name, "code": code, "ms": ms}),
                 );
@@ -206,11 +206,32 @@ fn run(spec: &InitSpec, reporter: &mut Reporter) -> Result<i32, String> {
         }
     }
 
-    let child = start(&spec.app, stdout_log, stderr_log)?;
+    let logs = || -> Result<(File, File), String> {
+        Ok((
+            stdout_log.try_clone().map_err(|e| e.to_string())?,
+            stderr_log.try_clone().map_err(|e| e.to_string())?,
+        ))
+    };
+    let (out, err) = logs()?;
+    let mut child = start(&spec.app, out, err)?;
     reporter.send(json!({"event": "app_started", "pid": child.as_raw()}));
-    let code = match supervise(child, 0, &signals) {
-        Outcome::Exited(code) | Outcome::Stopped(code) => code,
-        Outcome::TimedOut => 124,
+    let code = loop {
+        match supervise(child, 0, &signals) {
+            Outcome::Exited(code) | Outcome::Stopped(code) => break code,
+            Outcome::TimedOut => break 124,
+            // A crash fault: the application was killed; start it again on the next signal.
+            Outcome::Crashed(code) => {
+                reporter.send(json!({"event": "app_crashed", "code": code}));
+                if let Some(stop) = wait_for_restart(&signals) {
+                    break stop;
+                }
+                let (out, err) = logs()?;
+                child = start(&spec.app, out, err)?;
+                reporter.send(
+                    json!({"event": "app_started", "pid": child.as_raw(), "restarted": true}),
+                );
+            }
+        }
     };
     reporter.send(json!({"event": "app_exited", "code": code}));
     Ok(code)
@@ -225,6 +246,31 @@ const FORWARDED: [Signal; 6] = [
     Signal::SIGUSR1,
     Signal::SIGUSR2,
 ];
+
+/// From the host, this signal to init means "kill the application (SIGKILL to its process
+/// group) and hold it down"; the next one starts it again. Used by crash faults with restart.
+pub const CRASH_SIGNAL: Signal = Signal::SIGPWR;
+
+/// Waits, reaping orphans, for the signal that restarts the application. Returns the exit code
+/// to stop with instead when a stop signal arrives first.
+fn wait_for_restart(signals: &SigSet) -> Option<i32> {
+    loop {
+        while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            if status == WaitStatus::StillAlive {
+                break;
+            }
+        }
+        let ts = libc::timespec { tv_sec: 3600, tv_nsec: 0 };
+        // SAFETY: `signals` is a valid sigset and `ts` a valid timespec; no siginfo is requested.
+        let sig = unsafe { libc::sigtimedwait(signals.as_ref(), std::ptr::null_mut(), &ts) };
+        if sig == CRASH_SIGNAL as i32 {
+            return None;
+        }
+        if sig == libc::SIGTERM || sig == libc::SIGINT || sig == libc::SIGHUP {
+            return Some(128 + sig);
+        }
+    }
+}
 
 fn start(p: &ProcessSpec, stdout: File, stderr: File) -> Result<Pid, String> {
     let mut cmd = Command::new("/bin/sh");
@@ -261,6 +307,8 @@ enum Outcome {
     TimedOut,
     /// Exited after init forwarded a stop signal.
     Stopped(i32),
+    /// Killed on the host's request ([`CRASH_SIGNAL`]), to be started again.
+    Crashed(i32),
 }
 
 /// Waits for `child`, reaping any other process that exits meanwhile (init is PID 1, so
@@ -308,6 +356,15 @@ fn supervise(child: Pid, timeout_ms: u64, signals: &SigSet) -> Outcome {
         let sig = unsafe { libc::sigtimedwait(signals.as_ref(), std::ptr::null_mut(), &ts) };
         if sig <= 0 || sig == libc::SIGCHLD {
             continue;
+        }
+        if sig == CRASH_SIGNAL as i32 {
+            let _ = kill(Pid::from_raw(-child.as_raw()), Signal::SIGKILL);
+            let code = match waitpid(child, None) {
+                Ok(WaitStatus::Signaled(_, s, _)) => 128 + s as i32,
+                Ok(WaitStatus::Exited(_, c)) => c,
+                _ => 137,
+            };
+            return Outcome::Crashed(code);
         }
         if sig == libc::SIGTERM || sig == libc::SIGINT {
             stopping = true;

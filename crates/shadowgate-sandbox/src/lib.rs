@@ -17,6 +17,7 @@ pub mod cgroup;
 pub mod changes;
 pub mod deps;
 pub mod doctor;
+pub mod faults;
 pub mod init;
 pub mod journal;
 pub mod netns;

@@ -1,0 +1,206 @@
+//! Fault injection on real environments: each fault is applied from the host with
+//! `shadowgate_sandbox::faults` and observed by the probe application inside the environment.
+//!
+//! These tests need root (namespaces, cgroups, mounts), as CI has. On a machine without it
+//! they fail with a message saying so; they are never skipped.
+
+mod support;
+
+use std::{
+    net::TcpStream,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use shadowgate_core::scenario::{Fault, HangMethod};
+use shadowgate_sandbox::{
+    faults::{Injector, Target},
+    spec::EnvPaths,
+};
+use shadowgate_store::Store;
+use support::{Env, Sandbox, http_get_json, leftovers, wait_until};
+
+fn injector(sb: &Sandbox, env: &Env) -> Injector {
+    let record = sb.store().environment(&env.id).unwrap().expect("the environment is stored");
+    let paths = EnvPaths { dir: PathBuf::from(record.state_dir) };
+    Injector::new(Target::open(&paths, None).expect("the environment's host objects"))
+}
+
+/// A GET that gives up after `limit` (a frozen application never answers).
+fn get_within(endpoint: &str, path: &str, limit: Duration) -> Option<serde_json::Value> {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(endpoint).ok()?;
+    stream.set_read_timeout(Some(limit)).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw);
+    serde_json::from_str(text.split_once("\r\n\r\n")?.1).ok()
+}
+
+#[test]
+fn disk_full_gives_enospc_inside_and_is_undone() {
+    let sb = Sandbox::new("[resources]\ndisk = \"64MiB\"\n");
+    let env = sb.up("r1");
+    let mut inj = injector(&sb, &env);
+    inj.start("full", &Fault::DiskFull { free_bytes: 0 }).unwrap();
+    let full = http_get_json(&env.endpoint, "/fill").expect("fill answered");
+    assert_eq!(full["error"], "ENOSPC", "{full}");
+    assert!(full["written"].as_u64().unwrap() < (1 << 20), "{full}");
+    inj.stop("full").unwrap();
+    let after = http_get_json(&env.endpoint, "/fill").expect("fill answered");
+    assert_eq!(after["error"], "ENOSPC", "{after}");
+    let written = after["written"].as_u64().unwrap();
+    assert!(written > 40 << 20, "only {written} bytes fit after the fault ended: {after}");
+    sb.down(&env.id);
+}
+
+#[test]
+fn lowered_memory_limit_gets_the_application_oom_killed() {
+    let sb = Sandbox::new("[resources]\nmemory = \"512MiB\"\n");
+    let env = sb.up("r1");
+    let mut inj = injector(&sb, &env);
+    // Without the fault, 100 MiB fit.
+    assert_eq!(http_get_json(&env.endpoint, "/hog?mb=100").unwrap()["held_mb"], 100);
+    inj.start("limit", &Fault::MemoryLimit { bytes: 160 << 20 }).unwrap();
+    let _ = http_get_json(&env.endpoint, "/hog?mb=100");
+    sb.wait_for_state(&env.id, &["stopped", "failed"], Duration::from_secs(20));
+    let events = sb.events(&env.id);
+    let exited = events.iter().find(|e| e.kind == "exited").expect("an exited event");
+    assert_eq!(exited.data["oom_killed"], true, "{events:#?}");
+    assert_eq!(exited.data["code"], 137, "{exited:?}");
+    drop(inj);
+    assert!(leftovers(&env.id).is_empty(), "{:?}", leftovers(&env.id));
+}
+
+#[test]
+fn balloon_makes_memory_pressure_that_oom_kills_the_application() {
+    let sb = Sandbox::new("[resources]\nmemory = \"192MiB\"\n");
+    let env = sb.up("r1");
+    let mut inj = injector(&sb, &env);
+    assert_eq!(http_get_json(&env.endpoint, "/hog?mb=110").unwrap()["held_mb"], 110);
+    let before = inj.target().cgroup().stats().memory_bytes;
+    inj.start("balloon", &Fault::MemoryPressure { bytes: 120 << 20 }).unwrap();
+    sb.wait_for_state(&env.id, &["stopped", "failed"], Duration::from_secs(20));
+    let events = sb.events(&env.id);
+    let exited = events.iter().find(|e| e.kind == "exited").expect("an exited event");
+    assert_eq!(exited.data["oom_killed"], true, "{events:#?}");
+    assert!(before > 110 << 20, "the application held {before} bytes before the balloon");
+    inj.stop_all().unwrap();
+    assert!(leftovers(&env.id).is_empty(), "{:?}", leftovers(&env.id));
+}
+
+#[test]
+fn balloon_lives_in_the_environment_cgroup_and_is_removed() {
+    let sb = Sandbox::new("[resources]\nmemory = \"256MiB\"\n");
+    let env = sb.up("r1");
+    let mut inj = injector(&sb, &env);
+    let before = inj.target().cgroup().stats().memory_bytes;
+    let pids_before = inj.target().cgroup().pids();
+    inj.start("balloon", &Fault::MemoryPressure { bytes: 64 << 20 }).unwrap();
+    wait_until(Duration::from_secs(10), || {
+        inj.target().cgroup().stats().memory_bytes >= before + (60 << 20)
+    });
+    let pids = inj.target().cgroup().pids();
+    let balloon: Vec<_> = pids.iter().filter(|p| !pids_before.contains(p)).collect();
+    assert_eq!(balloon.len(), 1, "{pids:?} vs {pids_before:?}");
+    let comm = std::fs::read_to_string(format!("/proc/{}/comm", balloon[0])).unwrap();
+    assert_eq!(comm.trim(), "shadowgate-ball");
+    // The application still answers beside it.
+    assert_eq!(http_get_json(&env.endpoint, "/healthz").unwrap()["ok"], true);
+    inj.stop("balloon").unwrap();
+    assert_eq!(inj.target().cgroup().pids(), pids_before);
+    assert!(inj.target().cgroup().stats().memory_bytes < before + (32 << 20));
+    sb.down(&env.id);
+}
+
+#[test]
+fn cpu_cut_throttles_the_application_until_the_end() {
+    let sb = Sandbox::new("[resources]\ncpu = 1.0\n");
+    let env = sb.up("r1");
+    let mut inj = injector(&sb, &env);
+    let throttled_before = inj.target().cgroup().stats().cpu_throttled_periods;
+    inj.start("cut", &Fault::Cpu { cores: 0.1 }).unwrap();
+    let started = Instant::now();
+    let body = http_get_json(&env.endpoint, "/burn?seconds=2").expect("burn answered");
+    let ratio = body["cpu_seconds"].as_f64().unwrap() / started.elapsed().as_secs_f64();
+    assert!(ratio <= 0.15, "the process got {ratio:.3} of a core under a 0.1 quota");
+    let throttled = inj.target().cgroup().stats().cpu_throttled_periods - throttled_before;
+    assert!(throttled >= 10, "only {throttled} throttled periods");
+    inj.stop("cut").unwrap();
+    let started = Instant::now();
+    let body = http_get_json(&env.endpoint, "/burn?seconds=1").expect("burn answered");
+    let ratio = body["cpu_seconds"].as_f64().unwrap() / started.elapsed().as_secs_f64();
+    assert!(ratio >= 0.3, "after the cut ended the process got only {ratio:.3} of a core");
+    sb.down(&env.id);
+}
+
+#[test]
+fn hang_by_freezer_and_by_sigstop_then_resume() {
+    let sb = Sandbox::new("");
+    let env = sb.up("r1");
+    let mut inj = injector(&sb, &env);
+    for (name, method) in [("freeze", HangMethod::Freeze), ("stop", HangMethod::Sigstop)] {
+        inj.start(name, &Fault::Hang { method }).unwrap();
+        assert!(
+            get_within(&env.endpoint, "/healthz", Duration::from_millis(1500)).is_none(),
+            "the application answered while hung ({name})"
+        );
+        inj.stop(name).unwrap();
+        assert_eq!(http_get_json(&env.endpoint, "/healthz").unwrap()["ok"], true, "{name}");
+    }
+    sb.down(&env.id);
+}
+
+#[test]
+fn crash_with_restart_kills_the_application_and_starts_it_again() {
+    let sb = Sandbox::new("");
+    let env = sb.up("r1");
+    let mut inj = injector(&sb, &env);
+    let first = http_get_json(&env.endpoint, "/whoami").unwrap()["pid"].as_i64().unwrap();
+    inj.start("crash", &Fault::Crash { restart: true }).unwrap();
+    wait_until(Duration::from_secs(5), || http_get_json(&env.endpoint, "/healthz").is_none());
+    inj.stop("crash").unwrap();
+    wait_until(Duration::from_secs(20), || http_get_json(&env.endpoint, "/healthz").is_some());
+    let second = http_get_json(&env.endpoint, "/whoami").unwrap()["pid"].as_i64().unwrap();
+    assert_ne!(first, second, "the same process answered after the crash");
+    let started = sb.events(&env.id).iter().filter(|e| e.kind == "app_started").count();
+    assert_eq!(started, 2);
+    assert_eq!(sb.env_record(&env.id)["state"], "running");
+    sb.down(&env.id);
+}
+
+#[test]
+fn crash_without_restart_ends_the_environment() {
+    let sb = Sandbox::new("");
+    let env = sb.up("r1");
+    let mut inj = injector(&sb, &env);
+    inj.start("crash", &Fault::Crash { restart: false }).unwrap();
+    sb.wait_for_state(&env.id, &["stopped", "failed"], Duration::from_secs(20));
+    let events = sb.events(&env.id);
+    let exited = events.iter().find(|e| e.kind == "exited").expect("an exited event");
+    assert_eq!(exited.data["code"], 137, "{exited:?}");
+    drop(inj);
+    assert!(leftovers(&env.id).is_empty(), "{:?}", leftovers(&env.id));
+}
+
+#[test]
+fn dropping_the_injector_undoes_every_fault() {
+    let sb = Sandbox::new("[resources]\ncpu = 1.0\ndisk = \"64MiB\"\n");
+    let env = sb.up("r1");
+    let mut inj = injector(&sb, &env);
+    let cg = inj.target().cgroup().clone();
+    inj.start("cut", &Fault::Cpu { cores: 0.05 }).unwrap();
+    inj.start("full", &Fault::DiskFull { free_bytes: 0 }).unwrap();
+    inj.start("hang", &Fault::Hang { method: HangMethod::Freeze }).unwrap();
+    assert_eq!(inj.active(), vec!["cut", "full", "hang"]);
+    drop(inj);
+    assert_eq!(http_get_json(&env.endpoint, "/healthz").unwrap()["ok"], true);
+    let started = Instant::now();
+    let body = http_get_json(&env.endpoint, "/burn?seconds=1").unwrap();
+    assert!(body["cpu_seconds"].as_f64().unwrap() / started.elapsed().as_secs_f64() >= 0.3);
+    let fill = http_get_json(&env.endpoint, "/fill").unwrap();
+    assert!(fill["written"].as_u64().unwrap() > 40 << 20, "{fill}");
+    assert!(cg.stats().cpu_periods > 0);
+    sb.down(&env.id);
+}

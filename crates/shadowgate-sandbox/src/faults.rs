@@ -1,0 +1,497 @@
+//! Faults applied to a running environment from the outside: through its cgroup files,
+//! signals, a remount of its writable layer, a balloon process in its cgroup and the
+//! Toxiproxy-compatible API of its dependencies' fault proxies.
+//!
+//! [`Target::open`] finds an environment's host objects from its state directory (the journal
+//! and the spec); [`Injector`] starts faults and undoes them — at their end, or when it is
+//! dropped, so that no fault outlives a check that errors.
+//!
+//! Not done: `io_error` (a FUSE pass-through returning EIO) is rejected by [`supported`].
+
+use std::{
+    fs,
+    io::{Read, Write},
+    net::{SocketAddr, TcpStream},
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use nix::{
+    mount::{MsFlags, mount},
+    sys::{
+        signal::{Signal, kill},
+        statvfs::statvfs,
+        wait::waitpid,
+    },
+    unistd::{ForkResult, Pid, fork},
+};
+use shadowgate_core::scenario::{Fault, HangMethod};
+
+use crate::{
+    cgroup::{Cgroup, CgroupError},
+    journal::{self, HostObject, Journal, process_start_time},
+    spec::{EnvPaths, EnvSpec},
+};
+
+/// Why a fault could not be applied or undone.
+#[derive(Debug, thiserror::Error)]
+pub enum FaultError {
+    #[error("environment {id}: {message}")]
+    Env { id: String, message: String },
+    #[error("{fault} fault on {id}: {message}")]
+    Apply { fault: &'static str, id: String, message: String },
+    #[error("the `{0}` fault is not implemented in this version of shadowgate")]
+    Unsupported(&'static str),
+}
+
+/// Whether this version can apply `fault` (`io_error` is not implemented yet).
+pub fn supported(fault: &Fault) -> Result<(), FaultError> {
+    match fault {
+        Fault::IoError { .. } => Err(FaultError::Unsupported("io_error")),
+        _ => Ok(()),
+    }
+}
+
+/// A running environment as faults see it.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub id: String,
+    cgroup: Cgroup,
+    init_pid: i32,
+    layer: PathBuf,
+    journal: PathBuf,
+    /// The limits the environment was started with (restored at the end of a fault).
+    cpu_cores: f64,
+    memory_bytes: u64,
+    disk_bytes: u64,
+    /// The host address of the dependencies' fault proxy API, when it has dependencies.
+    proxy_api: Option<SocketAddr>,
+}
+
+impl Target {
+    /// Finds the environment whose state directory is `paths`: its cgroup and init from the
+    /// journal, its limits from its spec. `proxy_api` is where its dependencies' fault proxies
+    /// are controlled (from its `dependencies_ready` event), if it has any.
+    pub fn open(paths: &EnvPaths, proxy_api: Option<SocketAddr>) -> Result<Target, FaultError> {
+        let env_err =
+            |message: String| FaultError::Env { id: paths.dir.display().to_string(), message };
+        let spec: EnvSpec = fs::read(paths.spec())
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+            .map_err(|e| env_err(format!("read {}: {e}", paths.spec().display())))?;
+        let objects = journal::read(&paths.journal())
+            .map_err(|e| env_err(format!("read the journal: {e}")))?;
+        let cgroup = objects.iter().find_map(HostObject::as_cgroup).ok_or_else(|| {
+            env_err(
+                "it has no cgroup (started with --allow-degraded?), so faults cannot be applied"
+                    .into(),
+            )
+        })?;
+        let init_pid = objects
+            .iter()
+            .rev()
+            .find_map(|o| match o {
+                HostObject::Process { pid, role, .. } if role == "init" => Some(*pid),
+                _ => None,
+            })
+            .ok_or_else(|| env_err("its init process is not in the journal".into()))?;
+        Ok(Target {
+            id: spec.id.clone(),
+            cgroup,
+            init_pid,
+            layer: paths.layer(),
+            journal: paths.journal(),
+            cpu_cores: spec.limits.cpu_cores,
+            memory_bytes: spec.limits.memory_bytes,
+            disk_bytes: spec.limits.disk_bytes,
+            proxy_api,
+        })
+    }
+
+    pub fn cgroup(&self) -> &Cgroup {
+        &self.cgroup
+    }
+
+    /// The application's processes: everything in the cgroup but init and balloons.
+    fn app_pids(&self, balloons: &[i32]) -> Vec<i32> {
+        self.cgroup
+            .pids()
+            .into_iter()
+            .filter(|p| *p != self.init_pid && !balloons.contains(p))
+            .collect()
+    }
+
+    fn err(&self, fault: &'static str, message: impl std::fmt::Display) -> FaultError {
+        FaultError::Apply { fault, id: self.id.clone(), message: message.to_string() }
+    }
+}
+
+/// What a started fault needs to be undone.
+#[derive(Debug)]
+enum Undo {
+    Cpu,
+    Memory,
+    Balloon(Pid),
+    Thaw,
+    Continue(Vec<i32>),
+    Disk,
+    Restart,
+    Toxic { proxy: String, toxic: String },
+    Enable { proxy: String },
+    Nothing,
+}
+
+/// A fault in effect on one environment.
+#[derive(Debug)]
+pub struct Active {
+    pub name: String,
+    kind: &'static str,
+    undo: Undo,
+}
+
+/// Starts and undoes faults on one environment; undoes whatever is still active when dropped.
+pub struct Injector {
+    target: Target,
+    active: Vec<Active>,
+}
+
+impl Injector {
+    pub fn new(target: Target) -> Injector {
+        Injector { target, active: Vec::new() }
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Applies `fault` under the scenario name `name`.
+    pub fn start(&mut self, name: &str, fault: &Fault) -> Result<(), FaultError> {
+        supported(fault)?;
+        let t = &self.target;
+        let kind = fault.kind();
+        let undo = match fault {
+            Fault::Cpu { cores } => {
+                t.cgroup.set_cpu(*cores).map_err(|e| t.err(kind, e))?;
+                Undo::Cpu
+            }
+            Fault::MemoryLimit { bytes } => {
+                t.cgroup.set_memory(*bytes).map_err(|e| match e {
+                    CgroupError::Io { ref source, .. }
+                        if source.raw_os_error() == Some(libc::EBUSY) =>
+                    {
+                        t.err(
+                            kind,
+                            format!(
+                                "the environment already uses {} bytes, more than the lowered limit \
+                                 of {bytes} (cgroup v1 cannot reclaim it); lower it less, or use \
+                                 `memory_pressure`",
+                                t.cgroup.stats().memory_bytes
+                            ),
+                        )
+                    }
+                    e => t.err(kind, e),
+                })?;
+                Undo::Memory
+            }
+            Fault::MemoryPressure { bytes } => {
+                let pid = balloon(t, *bytes).map_err(|e| t.err(kind, e))?;
+                Undo::Balloon(pid)
+            }
+            Fault::Hang { method: HangMethod::Freeze } => {
+                t.cgroup.freeze(true).map_err(|e| t.err(kind, e))?;
+                Undo::Thaw
+            }
+            Fault::Hang { method: HangMethod::Sigstop } => {
+                let pids = t.app_pids(&self.balloons());
+                for p in &pids {
+                    let _ = kill(Pid::from_raw(*p), Signal::SIGSTOP);
+                }
+                Undo::Continue(pids)
+            }
+            Fault::Crash { restart: false } => {
+                let pids = t.app_pids(&self.balloons());
+                if pids.is_empty() {
+                    return Err(t.err(kind, "the application is not running"));
+                }
+                for p in &pids {
+                    let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
+                }
+                Undo::Nothing
+            }
+            Fault::Crash { restart: true } => {
+                kill(Pid::from_raw(t.init_pid), crate::init::CRASH_SIGNAL)
+                    .map_err(|e| t.err(kind, format!("signal init: {e}")))?;
+                Undo::Restart
+            }
+            Fault::DiskFull { free_bytes } => {
+                let vfs = statvfs(&t.layer)
+                    .map_err(|e| t.err(kind, format!("statvfs {}: {e}", t.layer.display())))?;
+                let block = vfs.fragment_size().max(1) as u64;
+                let used = (vfs.blocks() as u64).saturating_sub(vfs.blocks_free() as u64) * block;
+                // tmpfs counts in pages; round up so that `free` is at most what was asked.
+                let size = (used + free_bytes).div_ceil(4096).max(1) * 4096;
+                remount_layer(&t.layer, size).map_err(|e| t.err(kind, e))?;
+                Undo::Disk
+            }
+            Fault::Latency { dependency, latency, jitter } => {
+                let toxic = toxic_name(name);
+                proxy_call(
+                    t,
+                    "POST",
+                    &format!("/proxies/{dependency}/toxics"),
+                    &format!(
+                        r#"{{"name":"{toxic}","type":"latency","stream":"downstream","toxicity":1.0,"attributes":{{"latency":{},"jitter":{}}}}}"#,
+                        latency.as_millis(),
+                        jitter.as_millis()
+                    ),
+                )
+                .map_err(|e| t.err(kind, e))?;
+                Undo::Toxic { proxy: dependency.clone(), toxic }
+            }
+            Fault::Bandwidth { dependency, bytes_per_second } => {
+                let toxic = toxic_name(name);
+                // Toxiproxy's rate is in KB/s.
+                let kb = (bytes_per_second / 1000).max(1);
+                for stream in ["downstream", "upstream"] {
+                    proxy_call(
+                        t,
+                        "POST",
+                        &format!("/proxies/{dependency}/toxics"),
+                        &format!(
+                            r#"{{"name":"{toxic}-{stream}","type":"bandwidth","stream":"{stream}","toxicity":1.0,"attributes":{{"rate":{kb}}}}}"#
+                        ),
+                    )
+                    .map_err(|e| t.err(kind, e))?;
+                }
+                Undo::Toxic { proxy: dependency.clone(), toxic }
+            }
+            Fault::Reset { dependency } => {
+                let toxic = toxic_name(name);
+                proxy_call(
+                    t,
+                    "POST",
+                    &format!("/proxies/{dependency}/toxics"),
+                    &format!(
+                        r#"{{"name":"{toxic}","type":"reset_peer","stream":"downstream","toxicity":1.0,"attributes":{{"timeout":0}}}}"#
+                    ),
+                )
+                .map_err(|e| t.err(kind, e))?;
+                Undo::Toxic { proxy: dependency.clone(), toxic }
+            }
+            Fault::Outage { dependency } => {
+                proxy_call(t, "POST", &format!("/proxies/{dependency}"), r#"{"enabled":false}"#)
+                    .map_err(|e| t.err(kind, e))?;
+                Undo::Enable { proxy: dependency.clone() }
+            }
+            Fault::IoError { .. } => return Err(FaultError::Unsupported("io_error")),
+        };
+        self.active.push(Active { name: name.to_string(), kind, undo });
+        Ok(())
+    }
+
+    /// Undoes the fault started under `name` (nothing if it is not active).
+    pub fn stop(&mut self, name: &str) -> Result<(), FaultError> {
+        match self.active.iter().position(|a| a.name == name) {
+            Some(i) => {
+                let active = self.active.remove(i);
+                self.undo(active)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Undoes every active fault, newest first; returns the first error after trying all.
+    pub fn stop_all(&mut self) -> Result<(), FaultError> {
+        let mut first = None;
+        while let Some(active) = self.active.pop() {
+            if let Err(e) = self.undo(active) {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Names of the faults in effect.
+    pub fn active(&self) -> Vec<&str> {
+        self.active.iter().map(|a| a.name.as_str()).collect()
+    }
+
+    fn balloons(&self) -> Vec<i32> {
+        self.active
+            .iter()
+            .filter_map(|a| match a.undo {
+                Undo::Balloon(p) => Some(p.as_raw()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn undo(&self, active: Active) -> Result<(), FaultError> {
+        let t = &self.target;
+        let kind = active.kind;
+        match active.undo {
+            Undo::Cpu => t.cgroup.set_cpu(t.cpu_cores).map_err(|e| t.err(kind, e)),
+            Undo::Memory => t.cgroup.set_memory(t.memory_bytes).map_err(|e| t.err(kind, e)),
+            Undo::Balloon(pid) => {
+                let _ = kill(pid, Signal::SIGKILL);
+                let _ = waitpid(pid, None);
+                Ok(())
+            }
+            Undo::Thaw => t.cgroup.freeze(false).map_err(|e| t.err(kind, e)),
+            Undo::Continue(pids) => {
+                for p in pids {
+                    let _ = kill(Pid::from_raw(p), Signal::SIGCONT);
+                }
+                Ok(())
+            }
+            Undo::Disk => remount_layer(&t.layer, t.disk_bytes).map_err(|e| t.err(kind, e)),
+            Undo::Restart => {
+                // Only if init is still the same process (the environment may be gone).
+                if fs::metadata(format!("/proc/{}", t.init_pid)).is_ok() {
+                    kill(Pid::from_raw(t.init_pid), crate::init::CRASH_SIGNAL)
+                        .map_err(|e| t.err(kind, format!("signal init: {e}")))?;
+                }
+                Ok(())
+            }
+            Undo::Toxic { proxy, toxic } => {
+                let mut result = Ok(());
+                let names: Vec<String> = if kind == "bandwidth" {
+                    vec![format!("{toxic}-downstream"), format!("{toxic}-upstream")]
+                } else {
+                    vec![toxic]
+                };
+                for name in names {
+                    if let Err(e) =
+                        proxy_call(t, "DELETE", &format!("/proxies/{proxy}/toxics/{name}"), "")
+                    {
+                        result = Err(t.err(kind, e));
+                    }
+                }
+                result
+            }
+            Undo::Enable { proxy } => {
+                proxy_call(t, "POST", &format!("/proxies/{proxy}"), r#"{"enabled":true}"#)
+                    .map(|_| ())
+                    .map_err(|e| t.err(kind, e))
+            }
+            Undo::Nothing => Ok(()),
+        }
+    }
+}
+
+impl Drop for Injector {
+    fn drop(&mut self) {
+        let _ = self.stop_all();
+    }
+}
+
+fn toxic_name(scenario: &str) -> String {
+    let clean: String = scenario
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    format!("shadowgate-{clean}")
+}
+
+fn remount_layer(layer: &Path, size: u64) -> Result<(), String> {
+    let opts = format!("size={size}");
+    mount(
+        None::<&str>,
+        layer,
+        None::<&str>,
+        MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(opts.as_str()),
+    )
+    .map_err(|e| format!("remount {} with {opts}: {e}", layer.display()))
+}
+
+/// Starts a balloon: a child process in the environment's cgroup that allocates and touches
+/// `bytes` and then waits to be killed. It is named `shadowgate-ball` and journaled.
+fn balloon(t: &Target, bytes: u64) -> Result<Pid, String> {
+    use std::{ffi::CString, os::unix::ffi::OsStrExt};
+    let procs: Vec<CString> = t
+        .cgroup
+        .procs_files()
+        .iter()
+        .map(|p| CString::new(p.as_os_str().as_bytes()).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    let mut journal = Journal::open(&t.journal).map_err(|e| format!("open the journal: {e}"))?;
+    let len = usize::try_from(bytes).map_err(|_| "the balloon is too large".to_string())?;
+    // SAFETY: the child only makes async-signal-safe system calls (open, write, prctl, mmap,
+    // pause, _exit) and touches memory it mapped itself; it never returns into Rust code.
+    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+            libc::prctl(libc::PR_SET_NAME, c"shadowgate-ball".as_ptr() as libc::c_ulong, 0, 0, 0);
+            let mut digits = [0u8; 16];
+            let mut n = libc::getpid() as u32;
+            let mut at = digits.len();
+            loop {
+                at -= 1;
+                digits[at] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            for file in &procs {
+                let fd = libc::open(file.as_ptr(), libc::O_WRONLY);
+                if fd < 0 || libc::write(fd, digits[at..].as_ptr().cast(), digits.len() - at) < 0 {
+                    libc::_exit(3);
+                }
+                libc::close(fd);
+            }
+            let mem = libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            if mem == libc::MAP_FAILED {
+                libc::_exit(4);
+            }
+            let base = mem.cast::<u8>();
+            let mut off = 0;
+            while off < len {
+                std::ptr::write_volatile(base.add(off), 1);
+                off += 4096;
+            }
+            loop {
+                libc::pause();
+            }
+        },
+        ForkResult::Parent { child } => {
+            let _ = journal.record(&HostObject::Process {
+                pid: child.as_raw(),
+                start_time: process_start_time(child.as_raw()).unwrap_or(0),
+                role: "balloon".into(),
+            });
+            Ok(child)
+        }
+    }
+}
+
+/// One request to the Toxiproxy-compatible API; returns the response body on 2xx.
+fn proxy_call(t: &Target, method: &str, path: &str, body: &str) -> Result<String, String> {
+    let api = t.proxy_api.ok_or("the environment has no dependencies, so no fault proxy")?;
+    let mut stream = TcpStream::connect_timeout(&api, Duration::from_secs(2))
+        .map_err(|e| format!("connect to the fault proxy API {api}: {e}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).map_err(|e| format!("send to {api}: {e}"))?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).map_err(|e| format!("read from {api}: {e}"))?;
+    let status: u16 = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    if (200..300).contains(&status) {
+        Ok(body.to_string())
+    } else {
+        Err(format!("{method} {path} answered {status}: {}", body.trim()))
+    }
+}
