@@ -241,6 +241,34 @@ fn mirror_passes_primary_responses_byte_identically_and_copies_to_the_shadow() {
 }
 
 #[test]
+fn a_dead_shadow_changes_nothing_for_the_primary() {
+    let primary = Backend::start("primary");
+    // A port with nothing listening: every mirrored request is refused.
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let proxy = Proxy::start(&[
+        "mirror",
+        "--listen",
+        "127.0.0.1:0",
+        "--primary",
+        &primary.url(),
+        "--shadow",
+        &format!("http://{dead}"),
+        "--json",
+    ]);
+    let request = "GET /items/9 HTTP/1.1\r\nhost: shop.example\r\n\r\n";
+    let direct = raw_exchange(&primary.addr, request);
+    for _ in 0..20 {
+        assert_eq!(raw_exchange(&proxy.addr, request), direct);
+    }
+    let (code, stdout, stderr) = proxy.stop(libc::SIGTERM);
+    assert_eq!(code, 0, "{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["stats"]["requests"], 20, "{summary}");
+    assert_eq!(summary["stats"]["shadows"][0]["connect_errors"], 20, "{summary}");
+    assert_eq!(summary["stats"]["primary_errors"], 0, "{summary}");
+}
+
+#[test]
 fn mirror_diff_reports_the_field_the_candidate_changed() {
     let primary = Backend::start("primary");
     let secondary = Backend::start("primary");

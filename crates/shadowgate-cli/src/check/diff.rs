@@ -379,3 +379,101 @@ pub(super) fn phase(
     ));
     Ok(Some(diff))
 }
+
+#[cfg(test)]
+mod tests {
+    use shadowgate_mirror::diff::report::{
+        DiffExample as MirrorExample, EndpointDiff, ExampleRequest, ExampleResponse, FieldDiff,
+    };
+
+    use super::*;
+
+    #[test]
+    fn bad_rules_name_their_key() {
+        let bad = |section: Diff| compile(&section).err().map(|e| e.to_string()).unwrap();
+        let regex =
+            bad(Diff { ignore_field_regexes: vec!["ok".into(), "(".into()], ..Diff::default() });
+        assert!(regex.starts_with("[diff] ignore_field_regexes[1]: `(`"), "{regex}");
+        let field = bad(Diff { ignore_fields: vec!["body..x".into()], ..Diff::default() });
+        assert!(
+            field.starts_with("[diff] ignore_fields[0]:") && field.contains("body.meta.**"),
+            "{field}"
+        );
+        let header = bad(Diff { endpoint_header: Some("bad header".into()), ..Diff::default() });
+        assert!(header.starts_with("[diff] endpoint_header:"), "{header}");
+        let config = compile(&Diff {
+            ignore_headers: vec!["x-served-by".into()],
+            max_examples: 2,
+            ..Diff::default()
+        })
+        .unwrap();
+        assert!(config.ignore_headers.iter().any(|h| h == "x-served-by"));
+        assert!(config.ignore_headers.iter().any(|h| h == "date"), "the defaults stay");
+        assert_eq!(config.max_examples_per_field, 2);
+    }
+
+    fn report(differing: bool) -> DiffReport {
+        let response = ExampleResponse {
+            status: Some(200),
+            failure: None,
+            headers: vec![],
+            body: "{}".into(),
+        };
+        let field = FieldDiff {
+            field: "body.price".into(),
+            raw_differences: 9,
+            noise_differences: 0,
+            relative_difference_pct: 100.0,
+            absolute_difference_pct: 90.0,
+            examples: vec![MirrorExample {
+                kind: shadowgate_mirror::diff::report::DifferenceKind::Changed,
+                primary_value: Some("1".into()),
+                candidate_value: Some("2".into()),
+                request: ExampleRequest {
+                    method: "GET".into(),
+                    target: "/p/1".into(),
+                    headers: vec![],
+                    body: String::new(),
+                },
+                primary: response.clone(),
+                candidate: response,
+            }],
+        };
+        DiffReport {
+            requests_compared: 10,
+            noise_filtered: true,
+            relative_threshold_pct: 20.0,
+            absolute_threshold_pct: 0.03,
+            endpoints: vec![
+                EndpointDiff {
+                    endpoint: "GET /p/{id}".into(),
+                    requests: 10,
+                    requests_with_raw_differences: 9,
+                    differing_fields: if differing { vec![field.clone()] } else { vec![] },
+                    noise_fields: vec![FieldDiff { field: "body.at".into(), ..field.clone() }],
+                },
+                EndpointDiff {
+                    endpoint: "GET /quiet".into(),
+                    requests: 3,
+                    requests_with_raw_differences: 0,
+                    differing_fields: vec![],
+                    noise_fields: vec![],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn a_difference_fails_only_when_configured_to() {
+        let failing = to_document(&report(true), true);
+        assert!(!failing.passed);
+        assert_eq!(failing.differing_field_count(), 1);
+        assert_eq!(failing.endpoints.len(), 1, "endpoints without findings are left out");
+        let example = &failing.endpoints[0].differing_fields[0].examples[0];
+        assert_eq!(example.baseline_value.as_deref(), Some("1"));
+        assert_eq!(example.candidate_value.as_deref(), Some("2"));
+        assert_eq!(failing.endpoints[0].noise_fields, ["body.at"]);
+        assert!(to_document(&report(true), false).passed, "reported only");
+        assert!(to_document(&report(false), true).passed, "noise alone never fails");
+    }
+}
