@@ -269,6 +269,54 @@ fn a_dead_shadow_changes_nothing_for_the_primary() {
 }
 
 #[test]
+fn mirror_samples_by_key_and_serves_its_metrics() {
+    let primary = Backend::start("primary");
+    let shadow = Backend::start("shadow");
+    let mut proxy = Proxy::start(&[
+        "mirror",
+        "--listen",
+        "127.0.0.1:0",
+        "--primary",
+        &primary.url(),
+        "--shadow",
+        &shadow.url(),
+        "--sample",
+        "30%",
+        "--sample-key",
+        "header:x-user",
+        "--metrics-listen",
+        "127.0.0.1:0",
+    ]);
+    let mut line = String::new();
+    proxy.stderr.read_line(&mut line).unwrap();
+    let metrics = line.trim().strip_prefix("metrics on http://").unwrap().replace("/metrics", "");
+    // Each user's requests are all mirrored or none is.
+    for user in 0..40 {
+        for _ in 0..3 {
+            raw_exchange(
+                &proxy.addr,
+                &format!("GET /u HTTP/1.1\r\nhost: x\r\nx-user: user-{user}\r\n\r\n"),
+            );
+        }
+    }
+    let text = String::from_utf8(raw_exchange(
+        &metrics,
+        "GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    ))
+    .unwrap();
+    assert!(text.contains("shadowgate_mirror_requests_total 120"), "{text}");
+    let (code, _, stderr) = proxy.stop(libc::SIGTERM);
+    assert_eq!(code, 0, "{stderr}");
+    let copies = shadow.requests();
+    let mut per_user = std::collections::BTreeMap::new();
+    for copy in &copies {
+        *per_user.entry(copy.header("x-user").unwrap().to_string()).or_insert(0) += 1;
+    }
+    assert!(per_user.values().all(|n| *n == 3), "a user was split: {per_user:?}");
+    assert!((4..=22).contains(&per_user.len()), "{} of 40 users sampled at 30%", per_user.len());
+}
+
+#[test]
 fn mirror_diff_reports_the_field_the_candidate_changed() {
     let primary = Backend::start("primary");
     let secondary = Backend::start("primary");
