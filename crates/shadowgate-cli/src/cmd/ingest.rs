@@ -255,16 +255,21 @@ fn stop_signal(limit: Option<Duration>) -> Result<impl std::future::Future<Outpu
 }
 
 /// Deletes expired raw points every minute while `run` is running.
-async fn retention_loop(store: Arc<dyn Store>, keep: Option<Duration>) {
+/// Never returns: it runs until the caller stops polling it.
+async fn retention_loop(store: Arc<dyn Store>, keep: Option<Duration>) -> std::convert::Infallible {
     let Some(keep) = keep else { return std::future::pending().await };
     let mut ticker = tokio::time::interval(Duration::from_secs(60));
     loop {
         ticker.tick().await;
         let store = Arc::clone(&store);
-        let _ = tokio::task::spawn_blocking(move || {
+        let pass = tokio::task::spawn_blocking(move || {
             retention::delete_expired_raw_points(store.as_ref(), None, keep, unix_now_ms())
         })
         .await;
+        // A failed pass deletes nothing; ingestion goes on and the next pass tries again.
+        if let Ok(Err(error)) = pass {
+            eprintln!("{}: raw-point retention failed: {error}", output::yellow("warning"));
+        }
     }
 }
 
@@ -340,7 +345,7 @@ async fn scrape(global: &Global, args: &ScrapeArgs) -> Result<u8> {
     let stop = stop_signal(limit)?;
     let stats = tokio::select! {
         stats = scraper.run(stop) => stats,
-        () = retention_loop(Arc::clone(&started.store), started.config.raw_retention.map(|r| r.as_duration())) => unreachable!(),
+        never = retention_loop(Arc::clone(&started.store), started.config.raw_retention.map(|r| r.as_duration())) => match never {},
     };
     let (rollups, deleted) = finish(&started).await?;
     report(
@@ -382,7 +387,7 @@ async fn otlp(global: &Global, args: &OtlpArgs) -> Result<u8> {
     std::io::stdout().flush().ok();
     let stats = tokio::select! {
         stats = receiver.run(stop) => stats?,
-        () = retention_loop(Arc::clone(&started.store), started.config.raw_retention.map(|r| r.as_duration())) => unreachable!(),
+        never = retention_loop(Arc::clone(&started.store), started.config.raw_retention.map(|r| r.as_duration())) => match never {},
     };
     let (rollups, deleted) = finish(&started).await?;
     report(
