@@ -130,3 +130,91 @@ fn generate_into_sqlite_with_predicted_rows_is_deterministic() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("use postgres://... or sqlite:FILE"));
 }
+
+#[test]
+fn derive_from_a_csv_sample_then_generate_without_raw_sensitive_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let mut csv = String::from("email,salary,plan\n");
+    let mut raw = Vec::new();
+    for i in 0..3000 {
+        let email = format!("user{}@corp.example", if i % 3 == 0 { i % 7 } else { i });
+        let salary = 40_000.0 + (i * 7919 % 50_000) as f64 + 0.1234;
+        csv.push_str(&format!("{email},{salary},{}\n", ["free", "pro", "team"][i % 3]));
+        raw.push(email);
+        raw.push(salary.to_string());
+    }
+    let sample = dir.path().join("sample.csv");
+    std::fs::write(&sample, csv).unwrap();
+    let derived = dir.path().join("users.toml");
+    let out = shadowgate(
+        &home,
+        &[
+            "data",
+            "derive",
+            "--input",
+            sample.to_str().unwrap(),
+            "--table",
+            "users",
+            "--rows",
+            "5000",
+            "--numeric",
+            "salary=0:100000:25",
+            "--sensitive",
+            "email,salary",
+            "--epsilon",
+            "0.5",
+            "--out",
+            derived.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = std::fs::read_to_string(&derived).unwrap();
+    assert!(table.contains("gen = \"histogram\"") && table.contains("sensitive = true"), "{table}");
+    assert!(!table.contains("@corp.example"), "{table}");
+
+    let manifest = dir.path().join("shadowgate.toml");
+    std::fs::write(
+        &manifest,
+        format!("{}\n{table}", &MANIFEST[..MANIFEST.find("[data]").unwrap()]),
+    )
+    .unwrap();
+    let db = dir.path().join("users.db");
+    let target = format!("sqlite:{}", db.display());
+    let out = shadowgate(
+        &home,
+        &["data", "generate", "--manifest", manifest.to_str().unwrap(), "--into", &target],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut stmt = conn.prepare("SELECT email, CAST(salary AS TEXT), plan FROM users").unwrap();
+    let cells: std::collections::HashSet<String> = stmt
+        .query_map([], |r| {
+            Ok([r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?])
+        })
+        .unwrap()
+        .flat_map(|r| r.unwrap())
+        .collect();
+    assert!(cells.contains("pro"), "the non-sensitive categories are kept");
+    assert!(cells.iter().all(|c| !c.contains("@corp.example")));
+    for v in &raw {
+        assert!(!cells.contains(v), "raw value {v} in the generated table");
+    }
+
+    // A bad --numeric is an error naming the expected form.
+    let out = shadowgate(
+        &home,
+        &[
+            "data",
+            "derive",
+            "--input",
+            sample.to_str().unwrap(),
+            "--table",
+            "u",
+            "--numeric",
+            "salary=0-100",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected COLUMN=LO:HI"));
+}

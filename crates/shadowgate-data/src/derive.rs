@@ -148,6 +148,22 @@ pub fn categorical<S: AsRef<str>>(
     sensitive: bool,
     privacy: &Privacy,
 ) -> Result<ColumnConfig, DeriveError> {
+    categorical_counted(column, sample, domain, sensitive, privacy).map(|(c, _)| c)
+}
+
+/// The noisy count a category needs to be released when there is no public domain.
+pub fn release_threshold(privacy: &Privacy) -> f64 {
+    1.0 + (1.0 / (2.0 * privacy.delta)).ln() / privacy.epsilon
+}
+
+/// [`categorical`], and how many categories were released.
+fn categorical_counted<S: AsRef<str>>(
+    column: &str,
+    sample: &[S],
+    domain: Option<&[String]>,
+    sensitive: bool,
+    privacy: &Privacy,
+) -> Result<(ColumnConfig, usize), DeriveError> {
     check(column, privacy)?;
     let mut counts: std::collections::BTreeMap<&str, f64> = std::collections::BTreeMap::new();
     if let Some(domain) = domain {
@@ -168,7 +184,7 @@ pub fn categorical<S: AsRef<str>>(
     let scale = 1.0 / privacy.epsilon;
     let threshold = match domain {
         Some(_) => 0.0,
-        None => 1.0 + (1.0 / (2.0 * privacy.delta)).ln() / privacy.epsilon,
+        None => release_threshold(privacy),
     };
     // Noise is keyed by the category's hash, so it does not depend on which other
     // categories happen to be present.
@@ -190,12 +206,175 @@ pub fn categorical<S: AsRef<str>>(
             })
             .unzip()
     };
-    Ok(ColumnConfig {
+    let column = ColumnConfig {
         name: column.into(),
         generator: Some(GenKind::Categorical),
         sensitive,
         values: Some(values),
         weights: Some(weights),
         ..ColumnConfig::default()
-    })
+    };
+    Ok((column, noisy.len()))
+}
+
+/// How to derive one table from a sample of its rows.
+#[derive(Clone, Debug)]
+pub struct TableSpec {
+    pub table: String,
+    pub rows: crate::model::Rows,
+    /// Numeric columns with their public bounds and number of bins; all others are categorical.
+    pub numeric: std::collections::HashMap<String, (f64, f64, usize)>,
+    pub sensitive: std::collections::HashSet<String>,
+    pub privacy: Privacy,
+}
+
+/// Why a table cannot be derived from a CSV sample.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SampleError {
+    #[error("the sample has no header row; the first line must name the columns")]
+    NoHeader,
+    #[error("sample line {line}: {problem}")]
+    Csv { line: usize, problem: String },
+    #[error(
+        "sample line {line}, column `{column}`: `{value}` is not a number; drop it from --numeric or fix the value"
+    )]
+    NotNumber { line: usize, column: String, value: String },
+    #[error("`{0}` is given as numeric or sensitive but is not a column of the sample")]
+    UnknownColumn(String),
+    #[error(transparent)]
+    Derive(#[from] DeriveError),
+}
+
+/// A derived table and notes for the user (columns where the noise left nothing).
+#[derive(Clone, Debug)]
+pub struct Derived {
+    pub table: crate::model::TableConfig,
+    pub notes: Vec<String>,
+}
+
+/// Derives a `[[data.tables]]` entry from a CSV sample (a header row, then one row per
+/// record; RFC 4180 quoting). Each column spends `spec.privacy.epsilon`.
+pub fn table_from_csv(text: &str, spec: &TableSpec) -> Result<Derived, SampleError> {
+    let records = parse_csv(text)?;
+    let Some((header, rows)) = records.split_first() else { return Err(SampleError::NoHeader) };
+    let header = &header.1;
+    for name in spec.numeric.keys().chain(spec.sensitive.iter()) {
+        if !header.contains(name) {
+            return Err(SampleError::UnknownColumn(name.clone()));
+        }
+    }
+    let mut columns = Vec::with_capacity(header.len());
+    let mut notes = Vec::new();
+    for (i, name) in header.iter().enumerate() {
+        let sensitive = spec.sensitive.contains(name);
+        let cells =
+            rows.iter().map(|(line, r)| (*line, r.get(i).map(String::as_str).unwrap_or("")));
+        let column = match spec.numeric.get(name) {
+            Some(&(lo, hi, bins)) => {
+                let mut values = Vec::with_capacity(rows.len());
+                for (line, v) in cells.filter(|(_, v)| !v.trim().is_empty()) {
+                    let x = v.trim().parse::<f64>().map_err(|_| SampleError::NotNumber {
+                        line,
+                        column: name.clone(),
+                        value: if sensitive { "(sensitive value)".into() } else { v.to_string() },
+                    })?;
+                    values.push(x);
+                }
+                numeric(name, &values, (lo, hi), bins, sensitive, &spec.privacy)?
+            }
+            None => {
+                let values: Vec<&str> = cells.map(|(_, v)| v).collect();
+                let (column, released) =
+                    categorical_counted(name, &values, None, sensitive, &spec.privacy)?;
+                if released == 0 {
+                    notes.push(format!(
+                        "column `{name}`: no category reached the release threshold of {:.1} records, \
+                         so it holds one placeholder value; use a larger sample or a larger epsilon",
+                        release_threshold(&spec.privacy)
+                    ));
+                }
+                column
+            }
+        };
+        columns.push(column);
+    }
+    let table = crate::model::TableConfig { name: spec.table.clone(), rows: spec.rows, columns };
+    Ok(Derived { table, notes })
+}
+
+/// Records with the line each starts on. Quoted fields may hold commas, quotes (`""`) and
+/// newlines; a trailing empty line is ignored.
+fn parse_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, SampleError> {
+    let mut out = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let mut chars = text.chars().peekable();
+    let (mut line, mut start) = (1, 1);
+    let mut quoted = false;
+    let mut at_field_start = true;
+    while let Some(c) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => quoted = false,
+                '\n' => {
+                    line += 1;
+                    field.push(c);
+                }
+                _ => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' if at_field_start => {
+                quoted = true;
+                at_field_start = false;
+            }
+            '"' => {
+                return Err(SampleError::Csv {
+                    line,
+                    problem: "a quote inside an unquoted field; quote the whole field".into(),
+                });
+            }
+            ',' => {
+                record.push(std::mem::take(&mut field));
+                at_field_start = true;
+            }
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {
+                record.push(std::mem::take(&mut field));
+                out.push((start, std::mem::take(&mut record)));
+                line += 1;
+                start = line;
+                at_field_start = true;
+            }
+            _ => {
+                field.push(c);
+                at_field_start = false;
+            }
+        }
+    }
+    if quoted {
+        return Err(SampleError::Csv {
+            line: start,
+            problem: "a quoted field is not closed".into(),
+        });
+    }
+    if !field.is_empty() || !record.is_empty() {
+        record.push(field);
+        out.push((start, record));
+    }
+    if let Some((_, header)) = out.first() {
+        let width = header.len();
+        if let Some((line, r)) = out.iter().find(|(_, r)| r.len() != width) {
+            return Err(SampleError::Csv {
+                line: *line,
+                problem: format!("{} fields, but the header has {width}", r.len()),
+            });
+        }
+    }
+    Ok(out)
 }

@@ -14,6 +14,7 @@ pub mod derive;
 pub mod encode;
 pub mod model;
 pub mod plan;
+pub mod render;
 pub mod time;
 
 #[cfg(feature = "load")]

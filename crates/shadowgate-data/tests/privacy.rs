@@ -179,3 +179,72 @@ fn bad_parameters_are_errors_naming_the_column() {
     let p = Privacy { delta: 0.0, ..Privacy::default() };
     assert!(matches!(categorical("c", &["x"], None, false, &p), Err(DeriveError::Delta { .. })));
 }
+
+#[derive(serde::Deserialize)]
+struct Wrapper {
+    data: DataConfig,
+}
+
+#[test]
+fn a_csv_sample_becomes_a_manifest_table_without_raw_sensitive_values() {
+    let p = production();
+    let mut csv = String::from("email,salary,country,note\n");
+    for i in 0..p.emails.len() {
+        csv.push_str(&format!(
+            "{},{},{},\"said \"\"hi\"\", then, left\"\n",
+            p.emails[i], p.salaries[i], p.countries[i]
+        ));
+    }
+    let spec = shadowgate_data::derive::TableSpec {
+        table: "people".into(),
+        rows: Rows::Count(20_000),
+        numeric: HashMap::from([("salary".to_string(), (0.0, 200_000.0, 40))]),
+        sensitive: ["email".to_string(), "salary".to_string()].into(),
+        privacy: Privacy { epsilon: 0.5, delta: 1e-6, noise_seed: 5 },
+    };
+    let derived = shadowgate_data::derive::table_from_csv(&csv, &spec).unwrap();
+    assert!(derived.notes.is_empty(), "{:?}", derived.notes);
+    let table = derived.table;
+    let toml_text = shadowgate_data::render::table_toml(&table);
+    assert!(!toml_text.contains("@corp.example"), "{toml_text}");
+    // The rendering reads back as the same table.
+    let back: Wrapper = toml::from_str(&toml_text).unwrap();
+    assert_eq!(back.data.tables[0], table);
+    assert!(shadowgate_data::validate(&back.data).is_empty());
+    let note = table.columns.iter().find(|c| c.name == "note").unwrap();
+    assert_eq!(note.values.as_deref().unwrap(), ["said \"hi\", then, left"]);
+
+    let plan = Plan::new(&back.data, 1, &HashMap::new()).unwrap();
+    let mut out = Vec::new();
+    plan.tables[0].write_rows(0..20_000, &mut TextCopy::new(&mut out));
+    let out = String::from_utf8(out).unwrap();
+    let cells: std::collections::HashSet<&str> = out.lines().flat_map(|l| l.split('\t')).collect();
+    assert!(!out.contains("@corp.example"));
+    assert!(p.salaries.iter().all(|s| !cells.contains(s.to_string().as_str())));
+}
+
+#[test]
+fn csv_problems_name_the_line_and_column() {
+    use shadowgate_data::derive::{SampleError, table_from_csv};
+    let spec = |numeric: &[(&str, (f64, f64, usize))]| shadowgate_data::derive::TableSpec {
+        table: "t".into(),
+        rows: Rows::Count(1),
+        numeric: numeric.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        sensitive: Default::default(),
+        privacy: Privacy::default(),
+    };
+    let err = table_from_csv("a,b\n1,2\n3\n", &spec(&[])).unwrap_err();
+    assert_eq!(err, SampleError::Csv { line: 3, problem: "1 fields, but the header has 2".into() });
+    let err = table_from_csv("a,b\n1,2\nx,4\n", &spec(&[("a", (0.0, 9.0, 3))])).unwrap_err();
+    assert!(err.to_string().contains("sample line 3, column `a`: `x` is not a number"), "{err}");
+    let err = table_from_csv("a\n\"open\n", &spec(&[])).unwrap_err();
+    assert!(err.to_string().contains("not closed"), "{err}");
+    let err = table_from_csv("a\n1\n", &spec(&[("z", (0.0, 1.0, 1))])).unwrap_err();
+    assert_eq!(err, SampleError::UnknownColumn("z".into()));
+    assert_eq!(table_from_csv("", &spec(&[])).unwrap_err(), SampleError::NoHeader);
+    // Too few records for any category to pass the threshold: a placeholder and a note.
+    let derived = table_from_csv("plan\nfree\npro\nfree\n", &spec(&[])).unwrap();
+    assert_eq!(derived.table.columns[0].values.as_deref().unwrap(), ["plan_0"]);
+    let note = &derived.notes[0];
+    assert!(note.contains("column `plan`: no category reached the release threshold"), "{note}");
+}
