@@ -242,6 +242,10 @@ pub struct CheckArgs {
     /// Run even where an isolation feature is missing, without it (each one is reported).
     #[arg(long)]
     pub allow_degraded: bool,
+    /// Run every `[[scenarios]]` and `[[tests]]` entry, not only those whose risk tags the
+    /// predicted conditions flag (entries without a risk tag always run).
+    #[arg(long)]
+    pub all_tests: bool,
     #[command(flatten)]
     pub out_format: JsonArgs,
 }

@@ -204,3 +204,135 @@ fn dropping_the_injector_undoes_every_fault() {
     assert!(cg.stats().cpu_periods > 0);
     sb.down(&env.id);
 }
+
+const CHECK_MANIFEST: &str = r#"
+[releases.r2]
+path = "rel"
+
+[resources]
+cpu = 1.0
+
+[traffic]
+rate = 20
+warmup = "1s"
+duration = "5s"
+
+[[traffic.requests]]
+path = "/healthz"
+
+[[scenarios]]
+name = "cpu cut"
+at = "2s"
+duration = "2s"
+fault = "cpu"
+cpu = 0.2
+
+[[scenarios]]
+name = "memory risk"
+at = "1s"
+duration = "1s"
+tags = ["memory"]
+fault = "hang"
+
+[[tests]]
+name = "health"
+command = "python3 -c 'import os, urllib.request; urllib.request.urlopen(os.environ[\"SHADOWGATE_URL\"] + \"/healthz\").read(); print(os.environ[\"SHADOWGATE_ENV_ID\"])'"
+timeout = "20s"
+
+[[tests]]
+name = "baseline only"
+command = "echo role=$SHADOWGATE_ROLE; test \"$SHADOWGATE_ROLE\" = baseline"
+
+[[tests]]
+name = "disk risk"
+tags = ["disk"]
+command = "true"
+"#;
+
+#[test]
+fn check_applies_a_scenario_to_both_arms_at_the_same_instant_and_runs_the_tests() {
+    let sb = Sandbox::new(CHECK_MANIFEST);
+    let out_dir = sb.home().join("reports");
+    let out_arg = format!("--out={}", out_dir.display());
+    let output = sb
+        .command(&["check", "--json", "--baseline", "r1", "--candidate", "r2", &out_arg])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}), exit {:?}:\n{stderr}", output.status.code()));
+    // A test that fails on the candidate only fails the check.
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(report["exit"]["code"], 1);
+
+    // The fault: one event per arm, at the same instant, 2 s into the load, for 2 s.
+    let faults: Vec<&serde_json::Value> =
+        report["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "fault").collect();
+    assert_eq!(faults.len(), 2, "{:#?}", report["events"]);
+    let arms: Vec<&str> = faults.iter().map(|e| e["arm"].as_str().unwrap()).collect();
+    assert!(arms.contains(&"baseline") && arms.contains(&"candidate"), "{arms:?}");
+    let (s0, s1) =
+        (faults[0]["start_ms"].as_i64().unwrap(), faults[1]["start_ms"].as_i64().unwrap());
+    assert!((s0 - s1).abs() <= 20, "the arms got the fault {} ms apart", (s0 - s1).abs());
+    assert!((1900..=2300).contains(&s0), "the fault started at {s0} ms, planned for 2000");
+    for f in &faults {
+        let length = f["end_ms"].as_i64().unwrap() - f["start_ms"].as_i64().unwrap();
+        assert!((1900..=2300).contains(&length), "the fault lasted {length} ms, planned 2000");
+        let message = f["message"].as_str().unwrap();
+        assert!(message.starts_with("cpu cut: CPU quota cut to 0.2 cores"), "{message}");
+        assert!(message.contains("selected: always"), "{message}");
+    }
+    // The risk-tagged scenario and test did not run, and the report says why.
+    let warnings: Vec<&str> =
+        report["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
+    let says = |needle: &str| warnings.iter().any(|w| w.contains(needle));
+    assert!(says("scenario `memory risk` did not run"), "{warnings:#?}");
+    assert!(says("test `disk risk` did not run"), "{warnings:#?}");
+    assert!(says("test `baseline only` fails on the candidate (exit 1)"), "{warnings:#?}");
+
+    // The tests: one result per arm, with why each ran.
+    let tests = report["tests"].as_array().unwrap();
+    let result = |name: &str| {
+        tests
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {tests:#?}"))
+    };
+    for arm in ["baseline", "candidate"] {
+        let health = result(&format!("health ({arm})"));
+        assert_eq!(health["passed"], true, "{health}");
+        assert_eq!(health["selected_because"], "always: it has no risk tag");
+        let env_id = report[arm]["environment_id"].as_str().unwrap();
+        assert!(health["output_tail"].as_str().unwrap().contains(env_id), "{health}");
+    }
+    assert_eq!(result("baseline only (baseline)")["passed"], true);
+    assert_eq!(result("baseline only (candidate)")["passed"], false);
+    assert_eq!(tests.len(), 4, "{tests:#?}");
+    let junit = std::fs::read_to_string(out_dir.join("report.junit.xml")).unwrap();
+    assert!(junit.contains("name=\"baseline only (candidate)\""), "{junit}");
+    // The HTML page shades the fault on the time plots.
+    let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    for arm in ["baseline", "candidate"] {
+        let title = format!("fault on {arm}: cpu cut: CPU quota cut to 0.2 cores");
+        assert!(html.contains(&title), "no shade titled {title:?} in the HTML report");
+    }
+
+    // The store: a fault event with start and end on each environment.
+    let store = sb.store();
+    for arm in ["baseline", "candidate"] {
+        let env_id = report[arm]["environment_id"].as_str().unwrap();
+        let events = store
+            .events(&shadowgate_store::EventQuery {
+                env_id: Some(env_id.into()),
+                kind: Some("fault".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(events.len(), 1, "{events:#?}");
+        let e = &events[0];
+        assert_eq!(e.data["scenario"], "cpu cut");
+        let length = e.end_ms.expect("the fault event has an end") - e.at_ms;
+        assert!((1900..=2300).contains(&length), "stored fault lasted {length} ms");
+        assert!(leftovers(env_id).is_empty(), "{:?}", leftovers(env_id));
+    }
+}

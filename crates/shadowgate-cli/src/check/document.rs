@@ -97,7 +97,7 @@ pub fn build(o: &Outcome) -> CheckReport {
             .then_some(TimeWindow { start_ms: 0, end_ms: o.warmup.as_millis() as u64 }),
         events,
         time_series,
-        tests: Vec::new(),
+        tests: o.tests.clone(),
         warnings,
         conditions: None,
         diff: o.diff.clone(),

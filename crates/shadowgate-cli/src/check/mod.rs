@@ -13,6 +13,7 @@ mod conditions;
 mod diff;
 mod document;
 mod replay;
+mod scenarios;
 
 use std::{
     path::PathBuf,
@@ -68,6 +69,8 @@ pub struct Outcome {
     pub offered_rate: f64,
     /// Injected faults on the timeline (none yet without scenarios).
     pub faults: Vec<shadowgate_report::TimelineEvent>,
+    /// The user's `[[tests]]`, one result per test and arm.
+    pub tests: Vec<shadowgate_report::TestCommandResult>,
     pub warnings: Vec<String>,
     /// The response diff (`[diff]`), when it ran.
     pub diff: Option<shadowgate_report::ResponseDiff>,
@@ -88,6 +91,7 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
     let conditions_used = conditions::apply(args, &mut loaded, &mut traffic, &mut settings)?;
     let (plan, replay_warnings) = replay::plan(&loaded, &traffic, seed, args.rate, &mut settings)?;
     let diff_enabled = diff::enabled(&loaded)?;
+    let selected = scenarios::select(&loaded, args, plan.total_duration())?;
     let mut judge = loaded.manifest.judge.clone().unwrap_or_default();
     if judge.metrics.is_empty() {
         judge.metrics = shadowgate_judge::default_metrics();
@@ -168,9 +172,34 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
                 }
             };
 
-        // 3. Load.
+        // Pre-deployment tests, on both environments at once, before the load.
+        let test_runs = if selected.tests.is_empty() {
+            Vec::new()
+        } else {
+            let step = ui.step(&format!("running {} test command(s)", selected.tests.len()));
+            let runs = scenarios::run_tests(&selected.tests, &handles, &loaded.dir);
+            step.done(&format!("ran {} test command(s) on both environments", runs.len()));
+            runs
+        };
+        let (test_results, test_warnings, tests_fail) = scenarios::judge_tests(&test_runs);
+
+        // 3. Load, with the scenarios' faults applied to both arms at the same instants.
+        let scheduler = match scenarios::Scheduler::start(
+            &selected.timeline,
+            &handles,
+            &store,
+            &run_id,
+            Instant::now(),
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = stop_pair(handles);
+                return Err(e);
+            }
+        };
         let load_started_ms = context::now_ms();
         let load = run_load(&plan, &traffic, &handles, &ui);
+        let finished = scheduler.finish();
         // Let the supervisors take one more sample covering the end of the load.
         std::thread::sleep(sample_interval + Duration::from_millis(100));
         let load_ended_ms = context::now_ms();
@@ -194,7 +223,13 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
         let inputs = collect::metric_inputs(&judge.metrics, &arms[0], &arms[1], window, INTERVAL);
         let verdict = shadowgate_judge::judge(&judge, &inputs);
         let diff_passes = diff.as_ref().is_none_or(|d| d.passed);
-        let exit_code = if verdict.passes_gate && diff_passes { EXIT_PASS } else { EXIT_FAIL };
+        let exit_code =
+            if verdict.passes_gate && diff_passes && !tests_fail { EXIT_PASS } else { EXIT_FAIL };
+        let mut warnings = replay_warnings.clone();
+        warnings.extend(selected.left_out.iter().cloned());
+        warnings
+            .extend(finished.errors.iter().map(|e| format!("fault not applied as planned: {e}")));
+        warnings.extend(test_warnings);
         Ok(Outcome {
             run_id: run_id.clone(),
             app: app.clone(),
@@ -207,8 +242,9 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
             arms,
             warmup: plan.warmup(),
             offered_rate: plan.rate(),
-            faults: Vec::new(),
-            warnings: replay_warnings.clone(),
+            faults: finished.events,
+            tests: test_results,
+            warnings,
             diff,
             exit_code,
         })

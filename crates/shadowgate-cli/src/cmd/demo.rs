@@ -59,6 +59,7 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<u8> {
                     sample_interval: "1s".into(),
                     no_build,
                     allow_degraded: false,
+                    all_tests: false,
                     out_format: JsonArgs { json: false },
                 },
             )
