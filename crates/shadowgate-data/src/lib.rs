@@ -21,6 +21,8 @@ pub mod time;
 pub mod load;
 #[cfg(feature = "load")]
 pub mod pg;
+#[cfg(feature = "load")]
+mod scram;
 
 pub use model::{
     ColumnConfig, DataConfig, GenKind, Problem, RowOverrides, Rows, TableConfig, validate,

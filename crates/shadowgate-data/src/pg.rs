@@ -3,9 +3,10 @@
 //!
 //! Why not the `postgres` crate: it brings tokio-postgres, its protocol and crypto crates and
 //! futures into a crate that otherwise has no dependencies, for three message flows. This
-//! client speaks the startup flow (trust and cleartext-password authentication), the simple
-//! query flow, and the COPY-in flow; it refuses MD5 and SCRAM with an error saying so. The
-//! shadow environments' PostgreSQL servers use trust on their Unix socket.
+//! client speaks the startup flow (trust, cleartext password and SCRAM-SHA-256 without channel
+//! binding), the simple query flow, and the COPY-in flow; it refuses MD5 with an error saying
+//! so. No TLS: use the Unix socket or a trusted network. The shadow environments' PostgreSQL
+//! servers use trust on their Unix socket.
 
 use std::io::{self, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -33,13 +34,15 @@ pub enum PgError {
         hint: Option<String>,
     },
     #[error(
-        "PostgreSQL asks for {method} authentication, which shadowgate's loader does not support; use trust authentication (the default of the environments' servers, over their Unix socket) or password (cleartext) for this user"
+        "PostgreSQL asks for {method} authentication, which shadowgate's loader does not support; use trust (the default of the environments' servers, over their Unix socket), scram-sha-256 or password for this user"
     )]
     UnsupportedAuth { method: String },
     #[error(
         "PostgreSQL asked for a password, but the URL has none; add it as postgres://USER:PASSWORD@..."
     )]
     NoPassword,
+    #[error("SCRAM authentication with PostgreSQL failed: {}", .0.0)]
+    Scram(crate::scram::ScramError),
     #[error("unexpected message from PostgreSQL: {0}")]
     Protocol(String),
 }
@@ -254,6 +257,7 @@ impl Client {
         self.out.extend_from_slice(&(body.len() as i32 + 4).to_be_bytes());
         self.out.extend_from_slice(&body);
         self.flush_out()?;
+        let mut scram: Option<crate::scram::Scram> = None;
         loop {
             let (tag, body) = self.read_message()?;
             match tag {
@@ -272,7 +276,45 @@ impl Client {
                             return Err(PgError::UnsupportedAuth { method: "MD5 password".into() });
                         }
                         10 => {
-                            return Err(PgError::UnsupportedAuth { method: "SCRAM (SASL)".into() });
+                            let mechanisms: Vec<&[u8]> =
+                                body[4..].split(|&b| b == 0).filter(|m| !m.is_empty()).collect();
+                            if !mechanisms.contains(&&b"SCRAM-SHA-256"[..]) {
+                                let names: Vec<String> = mechanisms
+                                    .iter()
+                                    .map(|m| String::from_utf8_lossy(m).into_owned())
+                                    .collect();
+                                return Err(PgError::UnsupportedAuth {
+                                    method: format!("SASL ({})", names.join(", ")),
+                                });
+                            }
+                            let pw = cfg.password.as_deref().ok_or(PgError::NoPassword)?;
+                            let exchange = crate::scram::Scram::new("", pw, &nonce()?);
+                            let first = exchange.client_first();
+                            let mut msg = Vec::new();
+                            cstr(&mut msg, "SCRAM-SHA-256");
+                            msg.extend_from_slice(&(first.len() as i32).to_be_bytes());
+                            msg.extend_from_slice(first.as_bytes());
+                            self.message(b'p', &msg);
+                            self.flush_out()?;
+                            scram = Some(exchange);
+                        }
+                        11 => {
+                            let exchange = scram.as_mut().ok_or_else(|| {
+                                PgError::Protocol("SASL continue without a SASL start".into())
+                            })?;
+                            let server_first = String::from_utf8_lossy(&body[4..]).into_owned();
+                            let reply =
+                                exchange.client_final(&server_first).map_err(PgError::Scram)?;
+                            self.message(b'p', reply.as_bytes());
+                            self.flush_out()?;
+                        }
+                        12 => {
+                            let exchange = scram.as_ref().ok_or_else(|| {
+                                PgError::Protocol("SASL final without a SASL start".into())
+                            })?;
+                            exchange
+                                .verify(&String::from_utf8_lossy(&body[4..]))
+                                .map_err(PgError::Scram)?;
                         }
                         other => {
                             return Err(PgError::UnsupportedAuth {
@@ -431,6 +473,13 @@ impl CopyIn<'_> {
             (None, None) => Err(PgError::Protocol("COPY ended without a row count".into())),
         }
     }
+}
+
+/// A fresh SCRAM client nonce: 18 bytes from the operating system's random source, base64.
+fn nonce() -> Result<String, PgError> {
+    let mut bytes = [0u8; 18];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes))?;
+    Ok(crate::scram::base64_encode(&bytes))
 }
 
 fn cstr(out: &mut Vec<u8>, s: &str) {

@@ -175,3 +175,67 @@ fn sqlite_gets_the_same_rows_as_postgres() {
     let pgrows: Vec<String> = pgrows.into_iter().map(|r| r[0].clone().unwrap()).collect();
     assert_eq!(lite, pgrows);
 }
+
+#[test]
+fn password_users_authenticate_with_scram_and_cleartext() {
+    use shadowgate_data::pg::{Client, PgConfig, PgError};
+    use std::time::{Duration, Instant};
+
+    let pg = TempPg::start();
+    let mut admin = pg.client("postgres");
+    admin.query("CREATE ROLE app LOGIN PASSWORD 'pé ncil:@/'; CREATE ROLE plain LOGIN PASSWORD 'open sesame'").unwrap();
+    admin.query("CREATE DATABASE shop OWNER app").unwrap();
+    assert!(
+        pg.scalar("postgres", "SELECT rolpassword FROM pg_authid WHERE rolname = 'app'")
+            .starts_with("SCRAM-SHA-256$")
+    );
+    let hba = pg.data_dir().join("pg_hba.conf");
+    let rules = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(&hba, format!("local all app scram-sha-256\nlocal all plain password\n{rules}"))
+        .unwrap();
+    admin.query("SELECT pg_reload_conf()").unwrap();
+
+    let url = |user: &str, password: Option<&str>| {
+        let auth = match password {
+            Some(p) => format!(
+                "{user}:{}",
+                p.replace('%', "%25")
+                    .replace(':', "%3A")
+                    .replace('@', "%40")
+                    .replace('/', "%2F")
+                    .replace(' ', "%20")
+            ),
+            None => user.to_string(),
+        };
+        format!("postgres://{auth}@/shop?host={}&port={}", pg.socket_dir().display(), pg.port)
+    };
+    let connect = |u: &str| Client::connect(&PgConfig::parse(u).unwrap(), Duration::from_secs(10));
+    // The reload is asynchronous: wait until the server asks `app` for a password.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match connect(&url("app", None)) {
+            Err(PgError::NoPassword) => break,
+            _ if Instant::now() > deadline => panic!("pg_hba.conf was not reloaded"),
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    let report = load_postgres_url(
+        &url("app", Some("pé ncil:@/")),
+        &shop_plan(2, 1000),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(report.rows, 23_000);
+    assert_eq!(
+        pg.scalar("shop", "SELECT tableowner FROM pg_tables WHERE tablename = 'orders'"),
+        "app"
+    );
+    let err = connect(&url("app", Some("pencil"))).err().expect("a wrong password is refused");
+    assert!(
+        err.to_string().contains("28P01")
+            && err.to_string().contains("password authentication failed"),
+        "{err}"
+    );
+    let mut plain = connect(&url("plain", Some("open sesame"))).unwrap();
+    assert_eq!(plain.query("SELECT current_user").unwrap(), vec![vec![Some("plain".to_string())]]);
+}

@@ -149,6 +149,10 @@ impl TempPg {
         }
     }
 
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
     pub fn socket_dir(&self) -> &Path {
         self.dir.path()
     }
