@@ -162,12 +162,14 @@ pub struct Running {
 
 /// Starts every dependency and its proxy. `record` journals each host object: a data
 /// directory's overlay mount before it is mounted, each server process as soon as it exists.
-/// On error, whatever was started is stopped and unmounted.
+/// On error, whatever was started is stopped and unmounted. Ports in `reserved` (the
+/// application's) are never given to a server or a proxy.
 pub fn start(
     specs: &[DepSpec],
     paths: &DepPaths,
     netns: &Path,
     sockets: &NetnsSockets,
+    reserved: &[u16],
     record: &mut dyn FnMut(&HostObject) -> io::Result<()>,
 ) -> Result<Running, DepError> {
     let mut running = Running {
@@ -177,7 +179,8 @@ pub fn start(
         mounts: Vec::new(),
         proxy: None,
     };
-    match start_into(&mut running, specs, paths, netns, sockets, record) {
+    let mut ports = PortPicker { sockets, taken: reserved.iter().copied().collect() };
+    match start_into(&mut running, specs, paths, netns, &mut ports, record) {
         Ok(()) => Ok(running),
         Err(e) => {
             running.stop();
@@ -186,14 +189,35 @@ pub fn start(
     }
 }
 
+/// Free ports inside the namespace, each different from the others handed out and from the
+/// reserved ones (a port the kernel reports free may be one already promised to a process
+/// that has not bound it yet).
+struct PortPicker<'a> {
+    sockets: &'a NetnsSockets,
+    taken: std::collections::BTreeSet<u16>,
+}
+
+impl PortPicker<'_> {
+    fn next(&mut self) -> Result<u16, String> {
+        for _ in 0..64 {
+            let port = self.sockets.free_port().map_err(|e| e.to_string())?;
+            if self.taken.insert(port) {
+                return Ok(port);
+            }
+        }
+        Err("no free port found in the environment's network namespace".into())
+    }
+}
+
 fn start_into(
     running: &mut Running,
     specs: &[DepSpec],
     paths: &DepPaths,
     netns: &Path,
-    sockets: &NetnsSockets,
+    ports: &mut PortPicker<'_>,
     record: &mut dyn FnMut(&HostObject) -> io::Result<()>,
 ) -> Result<(), DepError> {
+    let sockets = ports.sockets;
     let deps_dir = paths.env_dir.join("deps");
     fs::create_dir_all(&deps_dir)
         .map_err(|e| DepError::Proxy(format!("create {}: {e}", deps_dir.display())))?;
@@ -212,7 +236,7 @@ fn start_into(
     let mut prepared = Vec::new();
     for spec in specs {
         let err = start_err(&spec.name);
-        let service_port = sockets.free_port().map_err(|e| err(e.to_string()))?;
+        let service_port = ports.next().map_err(&err)?;
         let dir = deps_dir.join(&spec.name);
         let mut timing = Timing::default();
         let command = match spec.kind.as_str() {
@@ -296,9 +320,12 @@ fn start_into(
         ready_ms.insert(spec.name.clone(), spawned.elapsed().as_millis() as u64);
     }
     // One fault proxy per dependency, all served by one thread inside the namespace.
-    let upstreams: Vec<(String, u16)> =
-        started.iter().map(|(s, port, ..)| (s.name.clone(), *port)).collect();
-    let (proxy, api, ports) = ProxyThread::start(netns, &upstreams)?;
+    let mut proxies = Vec::new();
+    for (spec, service_port, ..) in &started {
+        let listen = ports.next().map_err(start_err(&spec.name))?;
+        proxies.push((spec.name.clone(), listen, *service_port));
+    }
+    let (proxy, api, ports) = ProxyThread::start(netns, &proxies)?;
     running.proxy = Some(proxy);
     running.api = api;
     for (spec, service_port, _, timing, pid, _) in started {
@@ -874,7 +901,7 @@ type Started = Result<(SocketAddr, BTreeMap<String, u16>), String>;
 impl ProxyThread {
     fn start(
         netns: &Path,
-        upstreams: &[(String, u16)],
+        proxies: &[(String, u16, u16)],
     ) -> Result<(ProxyThread, SocketAddr, BTreeMap<String, u16>), DepError> {
         // The API socket is made here, in the host's namespace, before the thread leaves it.
         let api = std::net::TcpListener::bind("127.0.0.1:0")
@@ -883,7 +910,7 @@ impl ProxyThread {
         let ns: OwnedFd = File::open(netns)
             .map_err(|e| DepError::Proxy(format!("open {}: {e}", netns.display())))?
             .into();
-        let upstreams = upstreams.to_vec();
+        let proxies = proxies.to_vec();
         let (started_tx, started_rx) = mpsc::channel::<Started>();
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = thread::Builder::new()
@@ -911,11 +938,11 @@ impl ProxyThread {
                     };
                     let proxy = FaultProxy::new(0);
                     let mut ports = BTreeMap::new();
-                    for (name, port) in upstreams {
+                    for (name, listen, upstream) in proxies {
                         let spec = ProxySpec {
                             name: name.clone(),
-                            listen: "127.0.0.1:0".into(),
-                            upstream: format!("127.0.0.1:{port}"),
+                            listen: format!("127.0.0.1:{listen}"),
+                            upstream: format!("127.0.0.1:{upstream}"),
                             enabled: true,
                         };
                         match proxy.create_proxy(spec).await {

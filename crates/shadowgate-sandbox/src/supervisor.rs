@@ -474,10 +474,12 @@ impl Supervisor {
             return Ok(());
         }
         let paths = deps::DepPaths::for_env(&self.paths.dir, &self.spec.log_dir);
+        let port = self.port;
         let journal = &mut self.journal;
         let mut record = |object: &HostObject| journal.record(object);
-        let running = deps::start(&self.spec.dependencies, &paths, ns_path, sockets, &mut record)
-            .map_err(|e| e.to_string())?;
+        let running =
+            deps::start(&self.spec.dependencies, &paths, ns_path, sockets, &[port], &mut record)
+                .map_err(|e| e.to_string())?;
         let summary: Vec<String> = running
             .infos
             .iter()
