@@ -7,7 +7,7 @@
 mod support;
 
 use std::{
-    net::TcpStream,
+    net::{SocketAddr, TcpStream},
     path::PathBuf,
     time::{Duration, Instant},
 };
@@ -335,4 +335,112 @@ fn check_applies_a_scenario_to_both_arms_at_the_same_instant_and_runs_the_tests(
         assert!((1900..=2300).contains(&length), "stored fault lasted {length} ms");
         assert!(leftovers(env_id).is_empty(), "{:?}", leftovers(env_id));
     }
+}
+
+/// The dependency test application with a Redis dependency, its environment up.
+fn redis_env() -> (tempfile::TempDir, String, String, PathBuf) {
+    support::require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let rel = dir.path().join("rel");
+    std::fs::create_dir_all(&rel).unwrap();
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deps-app/app.py");
+    std::fs::copy(fixture, rel.join("app.py")).unwrap();
+    std::fs::write(
+        dir.path().join("shadowgate.toml"),
+        "[app]\nname = \"netfaults\"\n\n[releases.r1]\npath = \"rel\"\n\n[run]\ncommand = \"python3 {release_dir}/app.py {port} cache={dep.cache.url}\"\n\n[run.health]\nhttp = \"/healthz\"\ntimeout = \"20s\"\n\n[dependencies.cache]\nkind = \"redis\"\n",
+    )
+    .unwrap();
+    let home = dir.path().join("home");
+    let out = std::process::Command::new(support::bin())
+        .args(["env", "up", "--release", "r1", "--detach", "--json", "--manifest"])
+        .arg(dir.path().join("shadowgate.toml"))
+        .env("SHADOWGATE_HOME", &home)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "env up: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = v["id"].as_str().unwrap().to_string();
+    let endpoint = v["endpoint"].as_str().unwrap().to_string();
+    (dir, id, endpoint, home)
+}
+
+fn dep_ms(endpoint: &str) -> Result<f64, String> {
+    let v = http_get_json(endpoint, "/dep/cache").ok_or("no answer")?;
+    v["ms"].as_f64().ok_or_else(|| v["error"].as_str().unwrap_or("?").to_string())
+}
+
+#[test]
+fn network_faults_go_through_the_dependency_proxy() {
+    let (_dir, id, endpoint, home) = redis_env();
+    let store = shadowgate_store::SqliteStore::open(&home.join("shadowgate.db")).unwrap();
+    let record = store.environment(&id).unwrap().unwrap();
+    let ready = store
+        .events(&shadowgate_store::EventQuery {
+            env_id: Some(id.clone()),
+            kind: Some("dependencies_ready".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let api = ready[0].data["api"].as_str().unwrap().parse().unwrap();
+    let paths = EnvPaths { dir: PathBuf::from(record.state_dir) };
+    let mut inj = Injector::new(Target::open(&paths, Some(api)).unwrap());
+    let median = |n: usize| {
+        let mut v: Vec<f64> = (0..n).map(|_| dep_ms(&endpoint).unwrap()).collect();
+        v.sort_by(f64::total_cmp);
+        v[n / 2]
+    };
+    assert!(median(5) < 30.0);
+
+    let latency = Fault::Latency {
+        dependency: "cache".into(),
+        latency: Duration::from_millis(60),
+        jitter: Duration::ZERO,
+    };
+    inj.start("slow cache", &latency).unwrap();
+    let slow = median(5);
+    assert!((60.0..120.0).contains(&slow), "{slow:.1} ms through a 60 ms latency fault");
+    inj.stop("slow cache").unwrap();
+    assert!(median(5) < 30.0, "the latency stayed after the fault ended");
+
+    inj.start("resets", &Fault::Reset { dependency: "cache".into() }).unwrap();
+    let err = dep_ms(&endpoint).expect_err("a request went through a reset fault");
+    assert!(
+        err.contains("Reset") || err.contains("reset") || err.contains("closed"),
+        "the application saw {err}"
+    );
+    inj.stop("resets").unwrap();
+    assert!(dep_ms(&endpoint).is_ok());
+
+    inj.start("down", &Fault::Outage { dependency: "cache".into() }).unwrap();
+    assert!(dep_ms(&endpoint).is_err(), "the cache answered during an outage");
+    inj.stop("down").unwrap();
+    assert!(dep_ms(&endpoint).is_ok());
+
+    let narrow = Fault::Bandwidth { dependency: "cache".into(), bytes_per_second: 2048 };
+    inj.start("narrow", &narrow).unwrap();
+    let toxics = |addr: SocketAddr| {
+        let mut s = TcpStream::connect(addr).unwrap();
+        use std::io::{Read, Write};
+        write!(s, "GET /proxies/cache/toxics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    };
+    let listed = toxics(api);
+    assert!(listed.contains("\"type\":\"bandwidth\"") && listed.contains("\"rate\":2"), "{listed}");
+    inj.stop("narrow").unwrap();
+    assert!(!toxics(api).contains("bandwidth"));
+
+    // A fault on a dependency the environment does not have is an error, not a silent no-op.
+    let err = inj.start("nope", &Fault::Outage { dependency: "db".into() }).unwrap_err();
+    assert!(err.to_string().contains("/proxies/db"), "{err}");
+    let down = std::process::Command::new(support::bin())
+        .args(["env", "down", &id])
+        .env("SHADOWGATE_HOME", &home)
+        .output()
+        .unwrap();
+    assert!(down.status.success());
+    assert!(leftovers(&id).is_empty(), "{:?}", leftovers(&id));
 }
