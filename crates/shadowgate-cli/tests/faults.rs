@@ -444,3 +444,88 @@ fn network_faults_go_through_the_dependency_proxy() {
     assert!(down.status.success());
     assert!(leftovers(&id).is_empty(), "{:?}", leftovers(&id));
 }
+
+const RISK_MANIFEST: &str = r#"
+[releases.r2]
+path = "rel"
+
+[traffic]
+rate = 20
+warmup = "1s"
+duration = "3s"
+
+[[traffic.requests]]
+path = "/healthz"
+
+[[scenarios]]
+name = "memory risk"
+at = "2s"
+duration = "1s"
+tags = ["memory"]
+fault = "memory_pressure"
+size = "32MiB"
+
+[[tests]]
+name = "disk risk"
+tags = ["disk"]
+command = "true"
+"#;
+
+#[test]
+fn risk_tags_select_scenarios_from_predicted_conditions_and_all_tests_runs_the_rest() {
+    let sb = Sandbox::new(RISK_MANIFEST);
+    let conditions = sb.home().join("conditions.json");
+    std::fs::create_dir_all(sb.home()).unwrap();
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    std::fs::write(
+        &conditions,
+        format!(
+            r#"{{"version":1,"app":"probe","generated_at_unix_ms":{now_ms},"horizon_seconds":86400,
+               "risks":[{{"kind":"memory_trending_up","message":"memory grows 4% a day"}}]}}"#
+        ),
+    )
+    .unwrap();
+    let check = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["check", "--json", "--baseline", "r1", "--candidate", "r2"];
+        args.extend_from_slice(extra);
+        let output = sb.command(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("no JSON ({e}), exit {:?}:\n{stderr}", output.status.code()))
+    };
+    let fault_messages = |report: &serde_json::Value| -> Vec<String> {
+        report["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "fault")
+            .map(|e| e["message"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // The predicted memory risk selects the memory scenario; the disk test stays out.
+    let conditions_arg = format!("--conditions={}", conditions.display());
+    let report = check(&[&conditions_arg]);
+    let faults = fault_messages(&report);
+    assert_eq!(faults.len(), 2, "{faults:?}");
+    for m in &faults {
+        assert!(m.contains("selected: predicted risk `memory`"), "{m}");
+    }
+    assert!(report["tests"].as_array().unwrap().is_empty(), "{}", report["tests"]);
+    let warnings = report["warnings"].to_string();
+    assert!(warnings.contains("test `disk risk` did not run"), "{warnings}");
+
+    // Without conditions the scenario stays out; --all-tests runs both and says why.
+    let report = check(&[]);
+    assert!(fault_messages(&report).is_empty());
+    assert!(report["warnings"].to_string().contains("scenario `memory risk` did not run"));
+    let report = check(&["--all-tests"]);
+    let faults = fault_messages(&report);
+    assert_eq!(faults.len(), 2, "{faults:?}");
+    assert!(faults[0].contains("selected: --all-tests"), "{faults:?}");
+    let tests = report["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 2, "{tests:?}");
+    assert!(tests.iter().all(|t| t["passed"] == true
+        && t["selected_because"].as_str().unwrap().starts_with("--all-tests")));
+}
