@@ -6,7 +6,10 @@
 //! and the spec); [`Injector`] starts faults and undoes them — at their end, or when it is
 //! dropped, so that no fault outlives a check that errors.
 //!
-//! Not done: `io_error` (a FUSE pass-through returning EIO) is rejected by [`supported`].
+//! `io_error` mounts a tiny FUSE file system of its own over the chosen path inside the
+//! environment's mount namespace, answering every request with EIO, and unmounts it at the
+//! end: new opens, stats, reads and writes under the path fail with EIO; descriptors the
+//! application opened before the fault keep reaching the original files.
 
 use std::{
     fs,
@@ -44,10 +47,12 @@ pub enum FaultError {
     Unsupported(&'static str),
 }
 
-/// Whether this version can apply `fault` (`io_error` is not implemented yet).
+/// Whether this version can apply `fault` on this machine (`io_error` needs /dev/fuse).
 pub fn supported(fault: &Fault) -> Result<(), FaultError> {
     match fault {
-        Fault::IoError { .. } => Err(FaultError::Unsupported("io_error")),
+        Fault::IoError { .. } if !Path::new("/dev/fuse").exists() => {
+            Err(FaultError::Unsupported("io_error (no /dev/fuse on this machine)"))
+        }
         _ => Ok(()),
     }
 }
@@ -136,8 +141,18 @@ enum Undo {
     Continue(Vec<i32>),
     Disk,
     Restart,
-    Toxic { proxy: String, toxic: String },
-    Enable { proxy: String },
+    Toxic {
+        proxy: String,
+        toxic: String,
+    },
+    /// The EIO file system's server and the pipe whose closing tells it to unmount and exit.
+    Eio {
+        pid: Pid,
+        control: std::os::fd::OwnedFd,
+    },
+    Enable {
+        proxy: String,
+    },
     Nothing,
 }
 
@@ -283,7 +298,10 @@ impl Injector {
                     .map_err(|e| t.err(kind, e))?;
                 Undo::Enable { proxy: dependency.clone() }
             }
-            Fault::IoError { .. } => return Err(FaultError::Unsupported("io_error")),
+            Fault::IoError { path } => {
+                let (pid, control) = eio_mount(t, path).map_err(|e| t.err(kind, e))?;
+                Undo::Eio { pid, control }
+            }
         };
         self.active.push(Active { name: name.to_string(), kind, undo });
         Ok(())
@@ -373,6 +391,17 @@ impl Injector {
                 proxy_call(t, "POST", &format!("/proxies/{proxy}"), r#"{"enabled":true}"#)
                     .map(|_| ())
                     .map_err(|e| t.err(kind, e))
+            }
+            Undo::Eio { pid, control } => {
+                // Closing the pipe makes the server unmount (lazily) and exit.
+                drop(control);
+                match waitpid(pid, None) {
+                    Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(()),
+                    Ok(status) => {
+                        Err(t.err(kind, format!("the EIO file system ended with {status:?}")))
+                    }
+                    Err(e) => Err(t.err(kind, format!("wait for the EIO file system: {e}"))),
+                }
             }
             Undo::Nothing => Ok(()),
         }
@@ -493,5 +522,245 @@ fn proxy_call(t: &Target, method: &str, path: &str, body: &str) -> Result<String
         Ok(body.to_string())
     } else {
         Err(format!("{method} {path} answered {status}: {}", body.trim()))
+    }
+}
+
+/// Mounts a file system that fails every request with EIO over `path` inside the environment:
+/// a child process joins the environment's mount namespace and cgroup, mounts it (reporting
+/// the result on a pipe) and serves `/dev/fuse` until the control pipe closes, then unmounts
+/// (lazily) and exits. The child is named `shadowgate-eio` and journaled.
+fn eio_mount(t: &Target, path: &str) -> Result<(Pid, std::os::fd::OwnedFd), String> {
+    use std::{
+        ffi::CString,
+        os::{fd::AsRawFd, unix::ffi::OsStrExt},
+    };
+    let cpath = CString::new(path).map_err(|_| format!("`{path}` contains a NUL byte"))?;
+    let fuse = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .map_err(|e| format!("open /dev/fuse: {e}"))?;
+    let fd = fuse.as_raw_fd();
+    let options = |rootmode: &str| {
+        CString::new(format!(
+            "fd={fd},rootmode={rootmode},user_id=0,group_id=0,allow_other,default_permissions"
+        ))
+        .unwrap_or_default()
+    };
+    let (dir_opts, file_opts) = (options("40000"), options("100000"));
+    let ns = CString::new(format!("/proc/{}/ns/mnt", t.init_pid)).unwrap_or_default();
+    let procs: Vec<CString> = t
+        .cgroup
+        .procs_files()
+        .iter()
+        .filter_map(|p| CString::new(p.as_os_str().as_bytes()).ok())
+        .collect();
+    let (report_read, report_write) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let (control_read, control_write) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let mut journal = Journal::open(&t.journal).map_err(|e| format!("open the journal: {e}"))?;
+    // SAFETY: the child only makes system calls (no allocation, no locks) and never returns
+    // into Rust code that the parent's other threads could have left inconsistent.
+    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        ForkResult::Child => unsafe {
+            drop(report_read);
+            drop(control_write);
+            eio_child(
+                fd,
+                &ns,
+                &procs,
+                &cpath,
+                &dir_opts,
+                &file_opts,
+                report_write.as_raw_fd(),
+                control_read.as_raw_fd(),
+            )
+        },
+        ForkResult::Parent { child } => {
+            drop(report_write);
+            drop(control_read);
+            drop(fuse);
+            let _ = journal.record(&HostObject::Process {
+                pid: child.as_raw(),
+                start_time: process_start_time(child.as_raw()).unwrap_or(0),
+                role: "eio-filesystem".into(),
+            });
+            let mut status = [0u8; 5];
+            let mut report = fs::File::from(report_read);
+            let ok = report.read_exact(&mut status).is_ok();
+            if ok && status[0] == 0 {
+                return Ok((child, control_write));
+            }
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+            let errno = i32::from_ne_bytes([status[1], status[2], status[3], status[4]]);
+            let step = match status[0] {
+                1 => "join the environment's mount namespace",
+                2 => "join the environment's cgroup",
+                3 => "find the path inside the environment",
+                4 => "mount the FUSE file system",
+                _ => "start the EIO file system",
+            };
+            Err(format!(
+                "{step} for `{path}`: {}",
+                if ok { nix::errno::Errno::from_raw(errno).desc() } else { "the helper died" }
+            ))
+        }
+    }
+}
+
+/// The EIO file system's process (after fork): only raw system calls.
+#[allow(clippy::too_many_arguments)]
+unsafe fn eio_child(
+    fuse: i32,
+    ns: &std::ffi::CStr,
+    procs: &[std::ffi::CString],
+    path: &std::ffi::CStr,
+    dir_opts: &std::ffi::CStr,
+    file_opts: &std::ffi::CStr,
+    report: i32,
+    control: i32,
+) -> ! {
+    unsafe {
+        let fail = |step: u8| -> ! {
+            let errno = *libc::__errno_location();
+            let e = errno.to_ne_bytes();
+            let msg = [step, e[0], e[1], e[2], e[3]];
+            libc::write(report, msg.as_ptr().cast(), msg.len());
+            libc::_exit(1)
+        };
+        libc::prctl(libc::PR_SET_NAME, c"shadowgate-eio".as_ptr() as libc::c_ulong, 0, 0, 0);
+        // In the environment's cgroup, so that it dies with the environment.
+        let pid = libc::getpid();
+        let mut digits = [0u8; 16];
+        let mut at = digits.len();
+        let mut n = pid as u32;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for file in procs {
+            let f = libc::open(file.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if f < 0 || libc::write(f, digits[at..].as_ptr().cast(), digits.len() - at) < 0 {
+                fail(2);
+            }
+            libc::close(f);
+        }
+        // Then into its mount namespace (the cgroup files are not visible from there).
+        let nsfd = libc::open(ns.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if nsfd < 0 || libc::setns(nsfd, libc::CLONE_NEWNS) != 0 {
+            fail(1);
+        }
+        libc::close(nsfd);
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::stat(path.as_ptr(), &mut st) != 0 {
+            fail(3);
+        }
+        let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        let opts = if is_dir { dir_opts } else { file_opts };
+        if libc::mount(
+            c"shadowgate-eio".as_ptr(),
+            path.as_ptr(),
+            c"fuse.shadowgate-eio".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            opts.as_ptr().cast(),
+        ) != 0
+        {
+            fail(4);
+        }
+        let ok = [0u8; 5];
+        libc::write(report, ok.as_ptr().cast(), ok.len());
+        libc::close(report);
+        serve_eio(fuse, control);
+        libc::umount2(path.as_ptr(), libc::MNT_DETACH);
+        libc::_exit(0)
+    }
+}
+
+/// FUSE opcodes this server treats specially.
+const FUSE_FORGET: u32 = 2;
+const FUSE_INIT: u32 = 26;
+const FUSE_INTERRUPT: u32 = 36;
+const FUSE_BATCH_FORGET: u32 = 42;
+
+/// Answers FUSE requests until `control` is readable or closed: INIT properly, every other
+/// request with EIO (FORGET and INTERRUPT need no answer).
+unsafe fn serve_eio(fuse: i32, control: i32) {
+    unsafe {
+        // Requests can be as large as max_write plus headers; map a buffer rather than allocate.
+        const BUF: usize = 1 << 20;
+        let buf = libc::mmap(
+            std::ptr::null_mut(),
+            BUF,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if buf == libc::MAP_FAILED {
+            return;
+        }
+        let buf = buf.cast::<u8>();
+        let u32_at = |off: usize| u32::from_ne_bytes(*(buf.add(off) as *const [u8; 4]));
+        loop {
+            let mut fds = [
+                libc::pollfd { fd: fuse, events: libc::POLLIN, revents: 0 },
+                libc::pollfd { fd: control, events: libc::POLLIN, revents: 0 },
+            ];
+            if libc::poll(fds.as_mut_ptr(), 2, -1) < 0 {
+                if *libc::__errno_location() == libc::EINTR {
+                    continue;
+                }
+                return;
+            }
+            if fds[1].revents != 0 {
+                return;
+            }
+            if fds[0].revents & libc::POLLIN == 0 {
+                if fds[0].revents != 0 {
+                    return;
+                }
+                continue;
+            }
+            let n = libc::read(fuse, buf.cast(), BUF);
+            if n < 0 {
+                match *libc::__errno_location() {
+                    libc::EINTR | libc::EAGAIN | libc::ENOENT => continue,
+                    _ => return,
+                }
+            }
+            if (n as usize) < 40 {
+                continue;
+            }
+            let opcode = u32_at(4);
+            let unique = *(buf.add(8) as *const [u8; 8]);
+            match opcode {
+                FUSE_FORGET | FUSE_BATCH_FORGET | FUSE_INTERRUPT => {}
+                FUSE_INIT => {
+                    let kernel_minor = u32_at(44);
+                    let max_readahead = u32_at(48);
+                    let mut reply = [0u8; 16 + 64];
+                    reply[0..4].copy_from_slice(&80u32.to_ne_bytes());
+                    reply[8..16].copy_from_slice(&unique);
+                    let out = &mut reply[16..];
+                    out[0..4].copy_from_slice(&7u32.to_ne_bytes());
+                    out[4..8].copy_from_slice(&kernel_minor.min(31).to_ne_bytes());
+                    out[8..12].copy_from_slice(&max_readahead.to_ne_bytes());
+                    out[20..24].copy_from_slice(&(128u32 * 1024).to_ne_bytes());
+                    out[24..28].copy_from_slice(&1u32.to_ne_bytes());
+                    libc::write(fuse, reply.as_ptr().cast(), reply.len());
+                }
+                _ => {
+                    let mut reply = [0u8; 16];
+                    reply[0..4].copy_from_slice(&16u32.to_ne_bytes());
+                    reply[4..8].copy_from_slice(&(-libc::EIO).to_ne_bytes());
+                    reply[8..16].copy_from_slice(&unique);
+                    libc::write(fuse, reply.as_ptr().cast(), reply.len());
+                }
+            }
+        }
     }
 }
