@@ -150,7 +150,9 @@ pub fn parse(text: &str, file: &str) -> Result<Manifest, ManifestErrors> {
         ManifestErrors(vec![serde_error(file, text, &doc, e.inner(), &path)])
     })?;
     if let Some(traffic) = &mut manifest.traffic {
-        traffic.rate_given = span_of(&doc, &KeyPath::root().key("traffic").key("rate")).is_some();
+        traffic.rate_given = lookup(doc.get_ref(), "traffic").is_some_and(
+            |t| matches!(t.get_ref(), DeValue::Table(t) if lookup(t, "rate").is_some()),
+        );
     }
 
     let problems = validate::validate(&manifest);

@@ -123,3 +123,98 @@ pub fn plan(
     });
     Ok((plan, warnings))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use shadowgate_core::traffic::Phase;
+
+    use super::*;
+
+    /// A manifest with `traffic` as its `[traffic]`, beside a recording of four exchanges
+    /// 100 ms apart; the third has a binary body.
+    fn loaded(traffic: &str) -> (tempfile::TempDir, Loaded) {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = format!(
+            "[app]\nname = \"shop\"\n\n[releases.v1]\npath = \"v1\"\n\n[run]\ncommand = \"./shop {{port}}\"\n\n[traffic]\nreplay = \"prod.jsonl\"\nwarmup = \"1s\"\nduration = \"2s\"\n{traffic}"
+        );
+        std::fs::write(dir.path().join("shadowgate.toml"), manifest).unwrap();
+        let exchange = |seq: u64, request: &str| {
+            format!(
+                r#"{{"record":"exchange","seq":{seq},"offset_us":{},"request":{request},"response":{{"status":200,"headers":[],"body":""}},"latency_us":900}}"#,
+                seq * 100_000
+            )
+        };
+        let lines = [
+            r#"{"record":"header","format":"shadowgate-recording","version":1,"started_at_unix_ms":1,"source":"test","redaction":{"dropped_headers":[],"hashed_fields":[],"removed_fields":[]}}"#.to_string(),
+            exchange(0, r#"{"method":"GET","target":"/items/1","headers":[["host","shop.example"],["accept","text/plain"]]}"#),
+            exchange(1, r#"{"method":"POST","target":"/orders","headers":[["content-length","2"],["connection","close"]],"body":"{}"}"#),
+            exchange(2, r#"{"method":"PUT","target":"/blob","headers":[],"body":{"base64":"AJ+Slgo="}}"#),
+            exchange(3, r#"{"method":"GET","target":"/items/22","headers":[]}"#),
+        ];
+        std::fs::write(dir.path().join("prod.jsonl"), lines.join("\n")).unwrap();
+        let loaded = crate::context::load_manifest(&dir.path().join("shadowgate.toml")).unwrap();
+        (dir, loaded)
+    }
+
+    fn plan_of(traffic: &str, rate_flag: Option<f64>) -> (Plan, Vec<String>, Vec<Setting>) {
+        let (_dir, loaded) = loaded(traffic);
+        let section = loaded.manifest.traffic.clone().unwrap();
+        let mut settings = Vec::new();
+        let (plan, warnings) = plan(&loaded, &section, 1, rate_flag, &mut settings).unwrap();
+        (plan, warnings, settings)
+    }
+
+    fn pace(settings: &[Setting]) -> (String, &'static str) {
+        let s = settings.iter().find(|s| s.name == "replay pace").unwrap();
+        (s.value.clone(), s.source)
+    }
+
+    #[test]
+    fn a_recording_becomes_a_plan_at_its_recorded_pace() {
+        let (plan, warnings, settings) = plan_of("", None);
+        assert_eq!(pace(&settings), ("recorded".to_string(), "manifest"));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("1 of 4 recorded requests were left out"));
+        assert_eq!(plan.request_names().collect::<Vec<_>>(), ["GET /items/{id}", "POST /orders"]);
+        let sends: Vec<_> = plan.requests().collect();
+        // Three requests at 0, 100 and 300 ms (the left-out one keeps its slot empty), looped
+        // every 400 ms over the 3 s run: 7 whole passes, and 2800 and 2900 ms of the eighth.
+        assert_eq!(sends.len(), 7 * 3 + 2);
+        assert_eq!(sends[0].offset, Duration::ZERO);
+        assert_eq!(sends[1].offset, Duration::from_millis(100));
+        assert_eq!(sends[2].offset, Duration::from_millis(300));
+        assert_eq!(sends[3].offset, Duration::from_millis(400));
+        assert_eq!(sends.iter().filter(|s| s.phase == Phase::Warmup).count(), 8, "before 1 s");
+        let first = &sends[0].content;
+        assert_eq!((first.method, first.path.as_ref()), ("GET", "/items/1"));
+        assert_eq!(first.headers.as_ref(), [("accept".to_string(), "text/plain".to_string())]);
+        let post = &sends[1].content;
+        assert_eq!((post.method, post.body.as_ref()), ("POST", "{}"));
+        assert!(post.headers.is_empty(), "Content-Length and hop-by-hop headers are the sender's");
+    }
+
+    #[test]
+    fn a_written_rate_or_the_flag_scales_the_pattern() {
+        let (plan, _, settings) = plan_of("rate = 20\n", None);
+        assert_eq!(pace(&settings), ("20rps".to_string(), "manifest"));
+        assert!(
+            (plan.rate() - 15.0).abs() < 1.5,
+            "20/s minus the left-out quarter: {}",
+            plan.rate()
+        );
+        let (_, _, settings) = plan_of("rate = 20\n", Some(5.0));
+        assert_eq!(pace(&settings), ("5rps".to_string(), "flag"));
+    }
+
+    #[test]
+    fn a_missing_recording_says_how_to_make_one() {
+        let (dir, loaded) = loaded("");
+        std::fs::remove_file(dir.path().join("prod.jsonl")).unwrap();
+        let section = loaded.manifest.traffic.clone().unwrap();
+        let error = plan(&loaded, &section, 1, None, &mut Vec::new()).err().unwrap().to_string();
+        assert!(error.starts_with("[traffic] replay = \"prod.jsonl\""), "{error}");
+        assert!(error.contains("shadowgate record"), "{error}");
+    }
+}
