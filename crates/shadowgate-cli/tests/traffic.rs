@@ -443,6 +443,32 @@ fn record_keeps_a_header_only_when_asked_and_removes_body_fields() {
 }
 
 #[test]
+fn record_stops_cleanly_on_sigterm_right_after_listening() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("empty.jsonl");
+    let upstream = Backend::start("upstream");
+    for _ in 0..5 {
+        let proxy = Proxy::start(&[
+            "record",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            &upstream.url(),
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ]);
+        let (code, stdout, stderr) = proxy.stop(libc::SIGTERM);
+        assert_eq!(code, 0, "{stderr}");
+        let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(summary["stats"]["recorded"], 0);
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(text.lines().count(), 1, "only the header: {text}");
+        assert!(text.contains("\"format\":\"shadowgate-recording\""), "{text}");
+    }
+}
+
+#[test]
 fn replay_rps_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let requests: Vec<String> =

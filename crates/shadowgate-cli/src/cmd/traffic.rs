@@ -261,11 +261,12 @@ pub fn replay(_global: &Global, args: &ReplayArgs) -> Result<u8> {
         config.diff = Some(diff_rules(args.diff_rules.as_deref())?);
     }
     let report = runtime()?.block_on(async {
-        tokio::select! {
+        let stop = stop_signal()?;
+        anyhow::Ok(tokio::select! {
             report = run_replay(&recording, &config) => Some(report),
-            () = stop_signal() => None,
-        }
-    });
+            () = stop => None,
+        })
+    })?;
     let Some(report) = report else {
         bail!("interrupted: the replay was stopped before it finished");
     };
@@ -282,12 +283,14 @@ pub fn replay(_global: &Global, args: &ReplayArgs) -> Result<u8> {
 /// Starts a proxy, announces its addresses, serves until SIGINT or SIGTERM and shuts it down.
 fn serve(config: MirrorConfig) -> Result<MirrorSummary> {
     runtime()?.block_on(async {
+        // The handlers are in place before anyone can learn the address and signal us.
+        let stop = stop_signal()?;
         let proxy = MirrorProxy::start(config).await?;
         eprintln!("listening on {}", proxy.local_addr());
         if let Some(admin) = proxy.admin_addr() {
             eprintln!("metrics on http://{admin}/metrics");
         }
-        stop_signal().await;
+        stop.await;
         eprintln!("stopping: finishing open exchanges and flushing");
         Ok(proxy.shutdown(Duration::from_secs(5)).await?)
     })
@@ -297,20 +300,17 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the runtime")
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn stop_signal() {
+/// Installs the handlers now (inside the runtime); the future completes on the first signal.
+fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
-        (Ok(mut interrupt), Ok(mut terminate)) => {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
+    let mut interrupt = signal(SignalKind::interrupt()).context("handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("handle SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    })
 }
 
 fn upstream(flag: &str, text: &str) -> Result<Upstream> {
