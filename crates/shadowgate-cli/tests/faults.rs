@@ -256,6 +256,11 @@ command = "echo role=$SHADOWGATE_ROLE; test \"$SHADOWGATE_ROLE\" = baseline"
 name = "disk risk"
 tags = ["disk"]
 command = "true"
+
+[[tests]]
+name = "slow"
+command = "sleep 30"
+timeout = "300ms"
 "#;
 
 #[test]
@@ -316,7 +321,11 @@ fn check_applies_a_scenario_to_both_arms_at_the_same_instant_and_runs_the_tests(
     }
     assert_eq!(result("baseline only (baseline)")["passed"], true);
     assert_eq!(result("baseline only (candidate)")["passed"], false);
-    assert_eq!(tests.len(), 4, "{tests:#?}");
+    assert_eq!(result("slow (candidate)")["passed"], false);
+    assert!(says(
+        "test `slow` fails on both the baseline (timed out) and the candidate (timed out)"
+    ));
+    assert_eq!(tests.len(), 6, "{tests:#?}");
     let junit = std::fs::read_to_string(out_dir.join("report.junit.xml")).unwrap();
     assert!(junit.contains("name=\"baseline only (candidate)\""), "{junit}");
     // The HTML page shades the fault on the time plots.
@@ -580,4 +589,22 @@ fn io_error_fault_gives_eio_on_the_chosen_path_only_and_is_undone() {
         "{err}"
     );
     sb.down(&env.id);
+}
+
+#[test]
+fn a_fault_that_cannot_be_applied_is_an_error_of_the_check() {
+    let sb = Sandbox::new(
+        "[releases.r2]\npath = \"rel\"\n\n[traffic]\nrate = 10\nwarmup = \"1s\"\nduration = \"2s\"\n\n\
+         [[traffic.requests]]\npath = \"/healthz\"\n\n[[scenarios]]\nname = \"bad path\"\nat = \"1s\"\n\
+         duration = \"1s\"\nfault = \"io_error\"\npath = \"/no/such/dir\"\n",
+    );
+    let output = sb.command(&["check", "--baseline", "r1", "--candidate", "r2"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the scenarios could not be applied as planned"), "{stderr}");
+    assert!(stderr.contains("scenario `bad path`"), "{stderr}");
+    assert!(stderr.contains("`/no/such/dir`"), "{stderr}");
+    for id in sb.all_env_ids() {
+        assert!(leftovers(&id).is_empty(), "{:?}", leftovers(&id));
+    }
 }

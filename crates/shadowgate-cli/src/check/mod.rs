@@ -210,6 +210,12 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
         let load = load?;
         stopped?;
         step.done("environments stopped and removed");
+        if !finished.errors.is_empty() {
+            bail!(
+                "the scenarios could not be applied as planned, so the arms are not comparable:\n  {}",
+                finished.errors.join("\n  ")
+            );
+        }
         let arms = [
             arm_data(store.as_ref(), &ids.0, load_started_ms, load_ended_ms, &load, 0)?,
             arm_data(store.as_ref(), &ids.1, load_started_ms, load_ended_ms, &load, 1)?,
@@ -227,8 +233,6 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
             if verdict.passes_gate && diff_passes && !tests_fail { EXIT_PASS } else { EXIT_FAIL };
         let mut warnings = replay_warnings.clone();
         warnings.extend(selected.left_out.iter().cloned());
-        warnings
-            .extend(finished.errors.iter().map(|e| format!("fault not applied as planned: {e}")));
         warnings.extend(test_warnings);
         Ok(Outcome {
             run_id: run_id.clone(),

@@ -197,9 +197,13 @@ fn schedule(
         let f = &timeline.faults[action.fault];
         match action.edge {
             Edge::Start => {
-                // Both arms back to back, so that they see the fault at the same instant.
-                let results: Vec<_> =
-                    injectors.iter_mut().map(|inj| inj.start(&f.name, &f.fault)).collect();
+                // Both arms back to back, so that they see the fault at the same instant; which
+                // arm goes first alternates from fault to fault.
+                let mut results: Vec<_> = (0..injectors.len()).map(|_| Ok(())).collect();
+                let order: [usize; 2] = if action.fault % 2 == 0 { [0, 1] } else { [1, 0] };
+                for i in order {
+                    results[i] = injectors[i].start(&f.name, &f.fault);
+                }
                 let now = Instant::now();
                 for ((arm, inj), result) in arms.iter().zip(&injectors).zip(results) {
                     if let Err(e) = result {
@@ -448,4 +452,44 @@ pub fn judge_tests(runs: &[TestRun]) -> (Vec<TestCommandResult>, Vec<String>, bo
         }
     }
     (results, warnings, fails)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arm(passed: bool, code: Option<i32>, timed_out: bool) -> ArmRun {
+        ArmRun { passed, code, timed_out, duration_ms: 5, output_tail: "out".into() }
+    }
+
+    #[test]
+    fn a_test_failing_only_on_the_candidate_fails_the_check_and_others_warn() {
+        let run = |name: &str, b: ArmRun, c: ArmRun| TestRun {
+            name: name.into(),
+            why: "always: it has no risk tag".into(),
+            arms: [b, c],
+        };
+        let (results, warnings, fails) = judge_tests(&[
+            run("ok", arm(true, Some(0), false), arm(true, Some(0), false)),
+            run("both", arm(false, Some(1), false), arm(false, None, true)),
+        ]);
+        assert!(!fails);
+        assert_eq!(results.len(), 4);
+        assert_eq!(results[2].name, "both (baseline)");
+        assert_eq!(
+            warnings,
+            vec![
+                "test `both` fails on both the baseline (exit 1) and the candidate (timed out); \
+                 it does not decide the verdict"
+            ]
+        );
+        let (_, warnings, fails) =
+            judge_tests(&[run("regressed", arm(true, Some(0), false), arm(false, Some(3), false))]);
+        assert!(fails);
+        assert!(warnings[0].starts_with("test `regressed` fails on the candidate (exit 3)"));
+        let (_, warnings, fails) =
+            judge_tests(&[run("fixed", arm(false, None, false), arm(true, Some(0), false))]);
+        assert!(!fails);
+        assert!(warnings[0].contains("killed by a signal"), "{warnings:?}");
+    }
 }
