@@ -167,6 +167,10 @@ fn postgres_redis_and_nats_are_reached_through_their_fault_proxies_and_removed_b
     );
     let (id, endpoint) = sandbox.up();
     let ready = sandbox.ready(&id);
+    let store = shadowgate_store::SqliteStore::open(&sandbox.home().join("shadowgate.db")).unwrap();
+    let typed = shadowgate_sandbox::deps::recorded(&store, &id).expect("recorded dependencies");
+    assert_eq!(typed.api, ready["api"].as_str().unwrap());
+    assert_eq!(typed.dependencies.len(), 3);
     let api_addr = ready["api"].as_str().unwrap().to_string();
     let deps = ready["dependencies"].as_array().unwrap().clone();
     assert_eq!(deps.len(), 3, "{ready}");

@@ -998,3 +998,93 @@ impl ProxyThread {
         }
     }
 }
+
+/// An environment's dependencies as its supervisor recorded them when they became ready.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct Recorded {
+    /// `host:port` of the Toxiproxy-compatible API of the dependencies' fault proxies; each
+    /// proxy is named after its dependency.
+    pub api: String,
+    pub dependencies: Vec<DepInfo>,
+}
+
+/// Reads what the supervisor of environment `env_id` recorded about its dependencies (the
+/// `dependencies_ready` event); `None` when it has none or they never became ready.
+pub fn recorded(store: &dyn shadowgate_store::Store, env_id: &str) -> Option<Recorded> {
+    let query =
+        shadowgate_store::EventQuery { env_id: Some(env_id.to_string()), ..Default::default() };
+    let event = store.events(&query).ok()?.into_iter().find(|e| e.kind == "dependencies_ready")?;
+    serde_json::from_value(event.data).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+
+    use super::*;
+
+    fn info(name: &str) -> DepInfo {
+        DepInfo {
+            name: name.into(),
+            kind: "postgres".into(),
+            url: "postgresql://app@127.0.0.1:5000/shop?sslmode=disable".into(),
+            host: "127.0.0.1".into(),
+            port: 5000,
+            service_port: 6000,
+            pid: 1,
+            template_ms: 0,
+            prepare_ms: 0,
+            ready_ms: 0,
+        }
+    }
+
+    #[test]
+    fn placeholders_and_variables_name_the_proxy() {
+        let db = info("order_db");
+        let placeholders: BTreeMap<_, _> = db.placeholders().into_iter().collect();
+        assert_eq!(placeholders["dep.order_db.url"], db.url);
+        assert_eq!(placeholders["dep.order_db.port"], "5000");
+        let vars: BTreeMap<_, _> = db.env_vars().into_iter().collect();
+        assert_eq!(vars["SHADOWGATE_DEP_ORDER_DB_URL"], db.url);
+        assert_eq!(vars["SHADOWGATE_DEP_ORDER_DB_HOST"], "127.0.0.1");
+    }
+
+    /// A one-shot server on loopback that sends `reply`, closes its sending side and then
+    /// reads whatever the client sends.
+    fn fake_server(reply: Vec<u8>) -> TcpStream {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let _ = s.write_all(&reply);
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            let _ = io::copy(&mut s, &mut io::sink());
+        });
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        stream
+    }
+
+    #[test]
+    fn probes_report_what_the_server_said() {
+        // PostgreSQL refusing the startup: ErrorResponse with a message field.
+        let mut error = vec![b'E'];
+        let fields = b"SFATAL\0Mdatabase \"shop\" does not exist\0\0";
+        error.extend_from_slice(&((fields.len() + 4) as u32).to_be_bytes());
+        error.extend_from_slice(fields);
+        let err = postgres_probe(&mut fake_server(error), "app", "shop").unwrap_err();
+        assert!(err.contains("database \"shop\" does not exist"), "{err}");
+
+        // PostgreSQL asking for a password (AuthenticationCleartextPassword).
+        let password = vec![b'R', 0, 0, 0, 8, 0, 0, 0, 3];
+        let err = postgres_probe(&mut fake_server(password), "app", "shop").unwrap_err();
+        assert!(err.contains("password"), "{err}");
+
+        let err =
+            redis_probe(&mut fake_server(b"-LOADING Redis is loading\r\n".to_vec())).unwrap_err();
+        assert!(err.contains("LOADING"), "{err}");
+
+        let err = nats_probe(&mut fake_server(Vec::new())).unwrap_err();
+        assert!(err.contains("closed"), "{err}");
+    }
+}
