@@ -117,12 +117,12 @@ impl Target {
         &self.cgroup
     }
 
-    /// The application's processes: everything in the cgroup but init and balloons.
-    fn app_pids(&self, balloons: &[i32]) -> Vec<i32> {
+    /// The application's processes: everything in the cgroup but init and fault helpers.
+    fn app_pids(&self, helpers: &[i32]) -> Vec<i32> {
         self.cgroup
             .pids()
             .into_iter()
-            .filter(|p| *p != self.init_pid && !balloons.contains(p))
+            .filter(|p| *p != self.init_pid && !helpers.contains(p))
             .collect()
     }
 
@@ -217,14 +217,14 @@ impl Injector {
                 Undo::Thaw
             }
             Fault::Hang { method: HangMethod::Sigstop } => {
-                let pids = t.app_pids(&self.balloons());
+                let pids = t.app_pids(&self.helpers());
                 for p in &pids {
                     let _ = kill(Pid::from_raw(*p), Signal::SIGSTOP);
                 }
                 Undo::Continue(pids)
             }
             Fault::Crash { restart: false } => {
-                let pids = t.app_pids(&self.balloons());
+                let pids = t.app_pids(&self.helpers());
                 if pids.is_empty() {
                     return Err(t.err(kind, "the application is not running"));
                 }
@@ -334,11 +334,11 @@ impl Injector {
         self.active.iter().map(|a| a.name.as_str()).collect()
     }
 
-    fn balloons(&self) -> Vec<i32> {
+    fn helpers(&self) -> Vec<i32> {
         self.active
             .iter()
             .filter_map(|a| match a.undo {
-                Undo::Balloon(p) => Some(p.as_raw()),
+                Undo::Balloon(p) | Undo::Eio { pid: p, .. } => Some(p.as_raw()),
                 _ => None,
             })
             .collect()
