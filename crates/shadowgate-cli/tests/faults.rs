@@ -608,3 +608,34 @@ fn a_fault_that_cannot_be_applied_is_an_error_of_the_check() {
         assert!(leftovers(&id).is_empty(), "{:?}", leftovers(&id));
     }
 }
+
+#[test]
+fn check_with_a_crash_and_restart_reports_the_restart_on_both_arms() {
+    let sb = Sandbox::new(
+        "[releases.r2]\npath = \"rel\"\n\n[traffic]\nrate = 20\nwarmup = \"1s\"\nduration = \"4s\"\n\n\
+         [[traffic.requests]]\npath = \"/healthz\"\n\n[[scenarios]]\nname = \"crash\"\nat = \"2s\"\n\
+         duration = \"1s\"\nfault = \"crash\"\nrestart = true\n",
+    );
+    let output =
+        sb.command(&["check", "--json", "--baseline", "r1", "--candidate", "r2"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}), exit {:?}:\n{stderr}", output.status.code()));
+    assert!(matches!(output.status.code(), Some(0 | 1)), "{stderr}");
+    let events = report["events"].as_array().unwrap();
+    for arm in ["baseline", "candidate"] {
+        let of = |kind: &str| -> Vec<&serde_json::Value> {
+            events.iter().filter(|e| e["kind"] == kind && e["arm"] == arm).collect()
+        };
+        let restarts = of("restart");
+        assert_eq!(restarts.len(), 1, "{arm}: {events:#?}");
+        let at = restarts[0]["start_ms"].as_i64().unwrap();
+        assert!((2900..=3400).contains(&at), "{arm}: restarted at {at} ms, planned 3000");
+        let fault = of("fault");
+        assert_eq!(fault.len(), 1, "{arm}: {events:#?}");
+        assert!(fault[0]["message"].as_str().unwrap().contains("killed (SIGKILL), then restarted"));
+        // The application was really down: some requests failed on this arm.
+        let errors = report["load"][arm]["errors"].as_u64().unwrap_or(0);
+        assert!(errors > 0, "{arm}: no request failed while the application was down");
+    }
+}
