@@ -4,8 +4,9 @@
 //! Each direction reads its source, passes what it reads through its [`DirectionSchedule`] and
 //! writes what comes out, sleeping until the schedule's next deadline when it holds data back.
 //! The toxic chains arrive on a watch channel, so a toxic added to or removed from the proxy
-//! reaches every live connection at once. With no toxics the schedule hands data straight back
-//! and a direction is a plain copy loop.
+//! reaches every live connection at once. A direction with no toxics skips the schedule: it reads
+//! into a [`Relay`] buffer and writes it straight back out, a plain copy loop with no allocation
+//! or hand-off per chunk.
 
 use std::{
     io,
@@ -18,11 +19,9 @@ use std::{
 };
 
 use bytes::{Buf, Bytes, BytesMut};
-use nix::errno::Errno;
 use shadowgate_core::rng::Rng;
 use socket2::SockRef;
 use tokio::{
-    io::Interest,
     net::TcpStream,
     sync::watch,
     time::{Instant, timeout},
@@ -30,13 +29,27 @@ use tokio::{
 
 use crate::{
     schedule::{ChainEntry, DirectionSchedule, StreamEvent},
-    splice::SplicePipe,
     timer::PreciseTimer,
     toxic::Stream,
 };
 
-/// How much a direction reads at once.
+/// How much a direction with toxics reads at once.
 const READ_CHUNK: usize = 64 * 1024;
+/// The relay buffer of a direction without toxics starts this small, so that the many
+/// connections that only exchange short messages cost little memory...
+const RELAY_MIN: usize = 16 * 1024;
+/// ...and doubles each time a read fills it, up to this size, so that a bulk transfer moves in
+/// few large reads and writes.
+const RELAY_MAX: usize = 512 * 1024;
+/// The kernel buffer the proxy asks for on each of its sockets, for sending and for receiving
+/// (Linux doubles it for its own overhead). A fixed size turns off the kernel's autotuning,
+/// which on loopback grows the buffers to several megabytes: every byte in flight then passes
+/// through memory that has left the CPU caches, and a proxied bulk transfer costs the client,
+/// the proxy and the server about twice the CPU time per byte. This is plenty for the links a
+/// shadow environment has (loopback and local namespaces): it only limits a single connection
+/// whose round trip is several milliseconds, and latency toxics hold their data in the proxy,
+/// not in the kernel.
+const SOCKET_BUFFER: usize = 256 * 1024;
 /// The most bytes a direction holds in its toxics before it stops reading from its source.
 /// It bounds memory against a slow toxic, the way a TCP window bounds a slow link.
 const MAX_BUFFERED: usize = 4 * 1024 * 1024;
@@ -118,9 +131,14 @@ pub(crate) async fn run_connection(
         },
         _ = cut.wait_for(|cut| *cut) => return,
     };
-    // Small writes must not wait for Nagle's algorithm, or every toxic would gain latency.
-    let _ = client.set_nodelay(true);
-    let _ = upstream.set_nodelay(true);
+    for socket in [&client, &upstream] {
+        // Small writes must not wait for Nagle's algorithm, or every toxic would gain latency.
+        let _ = socket.set_nodelay(true);
+        // Buffer sizes are an optimisation; the defaults work too.
+        let socket = SockRef::from(socket);
+        let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+        let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    }
 
     let (upstream_rng, downstream_rng) = settings.seeds.next_pair();
     let epoch = Instant::now();
@@ -187,8 +205,7 @@ async fn run_direction(
         epoch,
         read_buffer: BytesMut::new(),
         pending: None,
-        pipe: None,
-        splice_unavailable: false,
+        relay: Relay::default(),
         source_open: true,
     };
     let initial = Arc::clone(&chains.borrow_and_update());
@@ -238,10 +255,46 @@ struct Direction<'a> {
     read_buffer: BytesMut,
     /// Data taken from the schedule and partly written.
     pending: Option<Bytes>,
-    /// The kernel pipe used while no toxic acts (see [`SplicePipe`]), created on first use.
-    pipe: Option<SplicePipe>,
-    splice_unavailable: bool,
+    /// What was read while no toxic acted, not yet all written.
+    relay: Relay,
     source_open: bool,
+}
+
+/// The buffer of a direction without toxics: a read lands here and is written straight back
+/// out, so such a direction allocates nothing per chunk and never touches the schedule.
+#[derive(Debug, Default)]
+struct Relay {
+    buffer: Vec<u8>,
+    /// The bytes read and not yet written are `buffer[start..end]`.
+    start: usize,
+    end: usize,
+}
+
+impl Relay {
+    fn held(&self) -> usize {
+        self.end - self.start
+    }
+
+    fn unwritten(&self) -> &[u8] {
+        &self.buffer[self.start..self.end]
+    }
+
+    /// Reads what the source has into the buffer. Call it only when the buffer holds nothing
+    /// unwritten. Returns the bytes read; 0 means the source has ended.
+    fn fill_from(&mut self, source: &TcpStream) -> io::Result<usize> {
+        debug_assert_eq!(self.held(), 0, "the relay is refilled only once written");
+        let length = self.buffer.len();
+        if length == 0 {
+            self.buffer = vec![0; RELAY_MIN];
+        } else if self.end == length && length < RELAY_MAX {
+            // The last read filled the buffer: the source has more than it holds.
+            self.buffer = vec![0; (length * 2).min(RELAY_MAX)];
+        }
+        (self.start, self.end) = (0, 0);
+        let read = source.try_read(&mut self.buffer)?;
+        self.end = read;
+        Ok(read)
+    }
 }
 
 /// Whether everything due has been written.
@@ -259,8 +312,8 @@ enum ReadMode {
     Wait,
     /// Read into memory and pass through the schedule.
     Copy,
-    /// No toxic acts: move the bytes through the kernel pipe.
-    Splice,
+    /// No toxic acts: read into the relay buffer, to be written straight out.
+    Relay,
 }
 
 impl Direction<'_> {
@@ -268,20 +321,18 @@ impl Direction<'_> {
         self.epoch.elapsed()
     }
 
-    /// Writes what is due, oldest first: the pipe's bytes were read before anything the
-    /// schedule holds. Ends the direction, or the connection, when the schedule says so or the
-    /// destination fails.
+    /// Writes what is due, oldest first: the relay's bytes were read before anything the
+    /// schedule holds (a toxic added since then does not see them). Ends the direction, or the
+    /// connection, when the schedule says so or the destination fails.
     fn flush(&mut self) -> Result<Flushed, DirectionEnd> {
         let destination = self.destination;
-        if let Some(pipe) = self.pipe.as_mut() {
-            while pipe.held() > 0 {
-                match destination.try_io(Interest::WRITABLE, || pipe.drain_into(destination)) {
-                    Ok(_) => {}
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                        return Ok(Flushed::Blocked);
-                    }
-                    Err(_) => return Err(DirectionEnd::Terminate(Termination::Close)),
+        while self.relay.held() > 0 {
+            match destination.try_write(self.relay.unwritten()) {
+                Ok(written) if written > 0 => self.relay.start += written,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok(Flushed::Blocked);
                 }
+                Ok(_) | Err(_) => return Err(DirectionEnd::Terminate(Termination::Close)),
             }
         }
         self.schedule.advance(self.now());
@@ -322,36 +373,25 @@ impl Direction<'_> {
     /// Decides how to read next. Without toxics, a direction reads only once the last read is
     /// written, like a plain copy; with toxics, it reads ahead up to [`MAX_BUFFERED`], so that
     /// the toxics' timing does not depend on the source's pace.
-    fn read_mode(&mut self) -> ReadMode {
-        let in_pipe = self.pipe.as_ref().map_or(0, SplicePipe::held);
-        let held =
-            self.schedule.buffered_bytes() + self.pending.as_ref().map_or(0, Bytes::len) + in_pipe;
+    fn read_mode(&self) -> ReadMode {
+        let held = self.schedule.buffered_bytes()
+            + self.pending.as_ref().map_or(0, Bytes::len)
+            + self.relay.held();
         if !self.source_open {
             return ReadMode::Wait;
         }
         if !self.schedule.is_idle() {
             return if held < MAX_BUFFERED { ReadMode::Copy } else { ReadMode::Wait };
         }
-        if held > 0 {
-            return ReadMode::Wait;
-        }
-        if self.pipe.is_none() && !self.splice_unavailable {
-            match SplicePipe::new() {
-                Ok(pipe) => self.pipe = Some(pipe),
-                Err(_) => self.splice_unavailable = true,
-            }
-        }
-        if self.splice_unavailable { ReadMode::Copy } else { ReadMode::Splice }
+        if held > 0 { ReadMode::Wait } else { ReadMode::Relay }
     }
 
     /// Reads from the source, which has signalled readiness.
     fn read(&mut self, mode: ReadMode) {
         let source = self.source;
-        let read = match (mode, self.pipe.as_mut()) {
-            (ReadMode::Splice, Some(pipe)) => {
-                source.try_io(Interest::READABLE, || pipe.fill_from(source))
-            }
-            _ => {
+        let read = match mode {
+            ReadMode::Relay => self.relay.fill_from(source),
+            ReadMode::Copy | ReadMode::Wait => {
                 self.read_buffer.reserve(READ_CHUNK);
                 let read = source.try_read_buf(&mut self.read_buffer);
                 if matches!(read, Ok(length) if length > 0) {
@@ -365,13 +405,6 @@ impl Direction<'_> {
             Ok(0) => self.end_source(),
             Ok(_) => {}
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-            // A kernel that cannot splice between these sockets: copy through user space.
-            Err(error)
-                if mode == ReadMode::Splice
-                    && error.raw_os_error() == Some(Errno::EINVAL as i32) =>
-            {
-                self.splice_unavailable = true;
-            }
             // A reset or failed source ends its stream like an orderly close would.
             Err(_) => self.end_source(),
         }

@@ -28,7 +28,6 @@ pub mod toxic;
 mod address;
 mod connection;
 mod listener;
-mod splice;
 mod timer;
 
 pub use api::{proxy_specs_from_json, serve, serve_with_shutdown};

@@ -104,6 +104,58 @@ async fn toxics_added_and_removed_mid_stream_keep_every_byte_in_order() {
     .await;
 }
 
+/// Bulk data without toxics moves through a relay buffer outside the fault schedule; every
+/// toxic added or removed switches a direction between the two while bytes are in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn toxics_toggled_throughout_a_bulk_stream_keep_every_byte_in_order() {
+    const LENGTH: usize = 16 << 20;
+    const TOGGLE_EVERY: usize = 512 << 10;
+    let harness = Harness::start().await;
+    let address = harness.proxy_to("toggled", echo_server().await).await;
+    let (mut reader, mut writer) = connect(address).await.into_split();
+    let writing = tokio::spawn(async move {
+        writer.write_all(&pattern(LENGTH)).await.expect("write");
+        writer.shutdown().await.expect("shutdown");
+    });
+    let mut echoed = Vec::with_capacity(LENGTH);
+    let mut chunk = vec![0; 64 << 10];
+    let (mut toggles, mut next_toggle) = (0, TOGGLE_EVERY);
+    let mut present = [false, false];
+    loop {
+        let read = tokio::time::timeout(PROMPTLY, reader.read(&mut chunk))
+            .await
+            .expect("the echo keeps coming")
+            .expect("read");
+        if read == 0 {
+            break;
+        }
+        echoed.extend_from_slice(&chunk[..read]);
+        if echoed.len() >= next_toggle {
+            next_toggle += TOGGLE_EVERY;
+            // Alternate the streams, and on each stream add and remove in turn.
+            let (index, stream) =
+                if toggles % 2 == 0 { (0, Stream::Upstream) } else { (1, Stream::Downstream) };
+            let name = format!("toggle-{stream}");
+            if present[index] {
+                harness.proxy.remove_toxic("toggled", &name).await.expect("remove");
+            } else {
+                let kind = if (toggles / 4) % 2 == 0 {
+                    ToxicKind::Latency { latency_ms: 1, jitter_ms: 0 }
+                } else {
+                    ToxicKind::Slicer { average_size: 3000, size_variation: 1000, delay_us: 5 }
+                };
+                harness.add("toggled", &name, stream, kind).await;
+            }
+            present[index] = !present[index];
+            toggles += 1;
+        }
+    }
+    writing.await.expect("writer");
+    assert!(toggles >= 20, "only {toggles} toggles happened during the stream");
+    assert_eq!(echoed.len(), LENGTH);
+    assert!(echoed == pattern(LENGTH), "the echoed stream differs from what was sent");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_a_toxic_releases_the_data_it_holds() {
     let harness = Harness::start().await;
