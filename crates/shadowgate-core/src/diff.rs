@@ -169,11 +169,25 @@ pub fn validate(diff: &Diff) -> Vec<DiffProblem> {
         ("ignore_fields", &diff.ignore_fields),
     ] {
         for (idx, text) in list.iter().enumerate() {
+            let path = root.clone().key(key).index(idx).to_string();
             if text.trim().is_empty() {
                 problems.push((
-                    root.clone().key(key).index(idx).to_string(),
+                    path,
                     "the pattern is empty".to_string(),
                     Some("remove it, or write the pattern".to_string()),
+                ));
+            } else if key != "ignore_fields"
+                && let Err(error) = regex_lite::Regex::new(text)
+            {
+                let reason = error.to_string();
+                let reason = reason.lines().last().unwrap_or_default().trim().to_string();
+                problems.push((
+                    path,
+                    format!("`{text}` is not a valid regex: {reason}"),
+                    Some(
+                        "write a regex such as `^body\\.debug_`; escape `.`, `(`, `[` with `\\`"
+                            .to_string(),
+                    ),
                 ));
             }
         }
