@@ -23,7 +23,8 @@
 //! endpoint_header = "x-endpoint"
 //! ```
 //!
-//! Regexes and field patterns are compiled by the CLI, which names the key of a bad one.
+//! Validation compiles the regexes; field patterns are parsed by the CLI, which names the key
+//! of a bad one.
 
 use serde::Deserialize;
 
