@@ -639,3 +639,82 @@ fn check_with_a_crash_and_restart_reports_the_restart_on_both_arms() {
         assert!(errors > 0, "{arm}: no request failed while the application was down");
     }
 }
+
+#[test]
+fn tests_run_in_the_environment_network_with_dependency_urls_and_a_latency_scenario() {
+    support::require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let rel = dir.path().join("rel");
+    std::fs::create_dir_all(&rel).unwrap();
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deps-app/app.py");
+    std::fs::copy(fixture, rel.join("app.py")).unwrap();
+    let manifest = r#"[app]
+name = "depstests"
+
+[releases.r1]
+path = "rel"
+
+[releases.r2]
+path = "rel"
+
+[run]
+command = "python3 {release_dir}/app.py {port} cache={dep.cache.url}"
+
+[run.health]
+http = "/healthz"
+
+[dependencies.cache]
+kind = "redis"
+
+[traffic]
+rate = 20
+warmup = "1s"
+duration = "3s"
+
+[[traffic.requests]]
+path = "/dep/cache"
+
+[[scenarios]]
+name = "slow cache"
+at = "2s"
+duration = "1s"
+fault = "latency"
+dependency = "cache"
+latency = "50ms"
+
+[[tests]]
+name = "cache answers"
+command = "python3 -c 'import os, socket, urllib.parse as p; u = p.urlparse(os.environ[\"SHADOWGATE_DEP_CACHE_URL\"]); s = socket.create_connection((u.hostname, u.port)); s.sendall(b\"PING\\r\\n\"); print(s.recv(64))'"
+
+[[tests]]
+name = "app answers"
+command = "python3 -c 'import os, urllib.request; print(urllib.request.urlopen(os.environ[\"SHADOWGATE_URL\"] + \"/dep/cache\").read())'"
+"#;
+    std::fs::write(dir.path().join("shadowgate.toml"), manifest).unwrap();
+    let output = std::process::Command::new(support::bin())
+        .args(["check", "--json", "--baseline", "r1", "--candidate", "r2", "--manifest"])
+        .arg(dir.path().join("shadowgate.toml"))
+        .env("SHADOWGATE_HOME", dir.path().join("home"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}), exit {:?}:\n{stderr}", output.status.code()));
+    let tests = report["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 4, "{tests:#?}");
+    for t in tests {
+        assert_eq!(t["passed"], true, "{t}");
+        let out = t["output_tail"].as_str().unwrap();
+        if t["name"].as_str().unwrap().starts_with("cache answers") {
+            assert!(out.contains("+PONG"), "{out}");
+        } else {
+            assert!(out.contains("hello"), "{out}");
+        }
+    }
+    // The latency scenario went through each arm's own cache proxy.
+    let faults: Vec<_> =
+        report["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "fault").collect();
+    assert_eq!(faults.len(), 2, "{faults:#?}");
+    assert!(faults[0]["message"].as_str().unwrap().contains("50 ms added latency"), "{faults:#?}");
+}

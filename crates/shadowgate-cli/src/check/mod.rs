@@ -177,7 +177,8 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
             Vec::new()
         } else {
             let step = ui.step(&format!("running {} test command(s)", selected.tests.len()));
-            let runs = scenarios::run_tests(&selected.tests, &handles, &loaded.dir);
+            let runs =
+                scenarios::run_tests(&selected.tests, &handles, &loaded.dir, store.as_ref());
             step.done(&format!("ran {} test command(s) on both environments", runs.len()));
             runs
         };

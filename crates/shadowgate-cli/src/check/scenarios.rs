@@ -7,15 +7,17 @@
 //!   same instant of the load (offsets count from the start of the load, warm-up included),
 //!   records each as an event with start and end in the store (kind `fault`, one per arm), and
 //!   undoes whatever is still active when the load ends or the check errors.
-//! - Tests: each command runs on the host, in the manifest's directory, once per environment
-//!   and at the same time for both, after both are healthy and before the load, with
-//!   `SHADOWGATE_URL` (the environment's host endpoint), `SHADOWGATE_ENV_ID` and
-//!   `SHADOWGATE_ROLE` set. Dependencies live inside the environment's network namespace, so
-//!   their URLs are not reachable from the host and are not passed.
+//! - Tests: each command runs with the host's file system and programs, in the manifest's
+//!   directory, but inside the environment's network namespace, once per environment and at
+//!   the same time for both, after both are healthy and before the load. It gets
+//!   `SHADOWGATE_URL` (the application, as the environment sees it), `SHADOWGATE_ENV_ID`,
+//!   `SHADOWGATE_ROLE` and, per dependency, `SHADOWGATE_DEP_<NAME>_URL`, `_HOST` and `_PORT`
+//!   (its fault proxy, as the application reaches it). Like the application, it cannot reach
+//!   anything outside the environment.
 
 use std::{
     io::Read,
-    os::unix::process::CommandExt,
+    os::{fd::AsRawFd, unix::process::CommandExt},
     path::Path,
     process::{Command, Stdio},
     sync::{Arc, mpsc},
@@ -299,7 +301,34 @@ pub fn run_tests(
     tests: &[(TestCommand, String)],
     handles: &[EnvHandle; 2],
     dir: &Path,
+    store: &dyn Store,
 ) -> Vec<TestRun> {
+    // Each environment's dependencies, as its supervisor recorded them.
+    let deps: Vec<Vec<(String, String)>> = handles
+        .iter()
+        .map(|h| {
+            let events = store
+                .events(&EventQuery {
+                    env_id: Some(h.id.clone()),
+                    kind: Some("dependencies_ready".into()),
+                    ..Default::default()
+                })
+                .unwrap_or_default();
+            events
+                .last()
+                .and_then(|e| {
+                    serde_json::from_value::<Vec<shadowgate_sandbox::deps::DepInfo>>(
+                        e.data["dependencies"].clone(),
+                    )
+                    .ok()
+                })
+                .unwrap_or_default()
+                .iter()
+                .flat_map(|d| d.env_vars())
+                .collect()
+        })
+        .collect();
+    let deps = &deps;
     tests
         .iter()
         .map(|(t, why)| {
@@ -307,7 +336,8 @@ pub fn run_tests(
                 let runs: Vec<_> = handles
                     .iter()
                     .zip(["baseline", "candidate"])
-                    .map(|(h, role)| s.spawn(move || run_one(t, h, role, dir)))
+                    .enumerate()
+                    .map(|(i, (h, role))| s.spawn(move || run_one(t, h, role, dir, &deps[i])))
                     .collect();
                 let mut it = runs.into_iter().map(|r| {
                     r.join().unwrap_or_else(|_| ArmRun {
@@ -335,7 +365,13 @@ fn failed_arm() -> ArmRun {
     }
 }
 
-fn run_one(t: &TestCommand, h: &EnvHandle, role: &str, dir: &Path) -> ArmRun {
+fn run_one(
+    t: &TestCommand,
+    h: &EnvHandle,
+    role: &str,
+    dir: &Path,
+    deps: &[(String, String)],
+) -> ArmRun {
     let started = Instant::now();
     let fail = |message: String| ArmRun {
         passed: false,
@@ -352,11 +388,26 @@ fn run_one(t: &TestCommand, h: &EnvHandle, role: &str, dir: &Path) -> ArmRun {
         Ok(w) => w,
         Err(e) => return fail(format!("create a pipe: {e}")),
     };
+    let netns = match std::fs::File::open(&h.netns) {
+        Ok(f) => f,
+        Err(e) => return fail(format!("open {}: {e}", h.netns.display())),
+    };
+    let ns_fd = netns.as_raw_fd();
     let mut cmd = Command::new("/bin/sh");
+    // SAFETY: setns is async-signal-safe; the descriptor stays open until after the spawn.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     cmd.arg("-c")
         .arg(&t.command)
         .current_dir(dir)
-        .env("SHADOWGATE_URL", format!("http://{}", h.endpoint))
+        .envs(deps.iter().cloned())
+        .env("SHADOWGATE_URL", format!("http://{}", h.inner_addr()))
         .env("SHADOWGATE_ENV_ID", &h.id)
         .env("SHADOWGATE_ROLE", role)
         .stdin(Stdio::null())
@@ -368,6 +419,7 @@ fn run_one(t: &TestCommand, h: &EnvHandle, role: &str, dir: &Path) -> ArmRun {
         Err(e) => return fail(format!("start `/bin/sh -c {}`: {e}", t.command)),
     };
     drop(cmd);
+    drop(netns);
     let collector = std::thread::spawn(move || {
         let mut buf = Vec::new();
         let _ = reader.read_to_end(&mut buf);
