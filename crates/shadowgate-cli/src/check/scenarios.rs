@@ -31,7 +31,7 @@ use shadowgate_core::scenario::{Edge, TestCommand, Timeline, selection};
 use shadowgate_report::{EventArm, EventKind, TestCommandResult, TimelineEvent};
 use shadowgate_sandbox::{
     EnvHandle,
-    faults::{Injector, Target, supported},
+    faults::{FaultError, Injector, Target, supported},
 };
 use shadowgate_store::{EventQuery, NewEvent, SqliteStore, Store};
 
@@ -173,20 +173,14 @@ fn schedule(
     // Per fault and arm: the store event and the report event's index.
     let mut open: Vec<[Option<(i64, usize)>; 2]> = vec![[None, None]; timeline.faults.len()];
     let ms = |i: Instant| i.saturating_duration_since(started).as_millis() as u64;
-    let end_all = |open: &mut Vec<[Option<(i64, usize)>; 2]>,
+    let end_one = |open: &mut Vec<[Option<(i64, usize)>; 2]>,
                    out: &mut Finished,
-                   fault: Option<usize>,
+                   fault: usize,
+                   slot: usize,
                    at: Instant| {
-        for (f, slots) in open.iter_mut().enumerate() {
-            if fault.is_some_and(|x| x != f) {
-                continue;
-            }
-            for slot in slots.iter_mut() {
-                if let Some((id, idx)) = slot.take() {
-                    let _ = store.end_event(id, context::now_ms());
-                    out.events[idx].end_ms = Some(ms(at));
-                }
-            }
+        if let Some((id, idx)) = open[fault][slot].take() {
+            let _ = store.end_event(id, context::now_ms());
+            out.events[idx].end_ms = Some(ms(at));
         }
     };
     for action in &timeline.actions {
@@ -199,15 +193,10 @@ fn schedule(
         let f = &timeline.faults[action.fault];
         match action.edge {
             Edge::Start => {
-                // Both arms back to back, so that they see the fault at the same instant; which
-                // arm goes first alternates from fault to fault.
-                let mut results: Vec<_> = (0..injectors.len()).map(|_| Ok(())).collect();
-                let order: [usize; 2] = if action.fault % 2 == 0 { [0, 1] } else { [1, 0] };
-                for i in order {
-                    results[i] = injectors[i].start(&f.name, &f.fault);
-                }
-                let now = Instant::now();
-                for ((arm, inj), result) in arms.iter().zip(&injectors).zip(results) {
+                // Both arms at once, so that they see the fault at the same instant; each keeps
+                // its own instant (when its fault was in effect).
+                let results = both(&mut injectors, |inj| inj.start(&f.name, &f.fault));
+                for ((arm, inj), (result, now)) in arms.iter().zip(&injectors).zip(results) {
                     if let Err(e) = result {
                         out.errors.push(format!("scenario `{}`: {e}", f.name));
                         continue;
@@ -248,8 +237,9 @@ fn schedule(
                 }
             }
             Edge::Stop => {
-                for inj in injectors.iter_mut() {
-                    if let Err(e) = inj.stop(&f.name) {
+                let results = both(&mut injectors, |inj| inj.stop(&f.name));
+                for (slot, (inj, (result, now))) in injectors.iter().zip(results).enumerate() {
+                    if let Err(e) = result {
                         out.errors.push(format!("scenario `{}`: undo: {e}", f.name));
                     }
                     if matches!(f.fault, shadowgate_core::scenario::Fault::Crash { restart: true })
@@ -264,20 +254,48 @@ fn schedule(
                             data: json!({"scenario": f.name}),
                         });
                     }
+                    end_one(&mut open, &mut out, action.fault, slot, now);
                 }
-                end_all(&mut open, &mut out, Some(action.fault), Instant::now());
             }
         }
     }
     // Wait for the end of the load, then undo whatever is still active.
     let _ = stopped.recv();
-    for inj in injectors.iter_mut() {
+    for (slot, inj) in injectors.iter_mut().enumerate() {
         if let Err(e) = inj.stop_all() {
             out.errors.push(format!("undo: {e}"));
         }
+        for fault in 0..open.len() {
+            end_one(&mut open, &mut out, fault, slot, Instant::now());
+        }
     }
-    end_all(&mut open, &mut out, None, Instant::now());
     out
+}
+
+/// Runs `op` on both arms' injectors at the same time; returns each result with the instant
+/// it was done.
+fn both(
+    injectors: &mut [Injector],
+    op: impl Fn(&mut Injector) -> Result<(), FaultError> + Sync,
+) -> Vec<(Result<(), FaultError>, Instant)> {
+    std::thread::scope(|s| {
+        let threads: Vec<_> = injectors
+            .iter_mut()
+            .map(|inj| {
+                let op = &op;
+                s.spawn(move || (op(inj), Instant::now()))
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| {
+                t.join().unwrap_or_else(|_| {
+                    let message = "the fault thread panicked".to_string();
+                    (Err(FaultError::Env { id: String::new(), message }), Instant::now())
+                })
+            })
+            .collect()
+    })
 }
 
 /// The outcome of one test on both arms.
