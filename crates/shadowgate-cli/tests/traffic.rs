@@ -679,6 +679,15 @@ fn check_replays_a_recording_to_both_releases_and_diffs_their_responses() {
     );
     assert_eq!(report["exit"]["code"], 1);
 
+    // The secondary is gone like the two others.
+    for id in [
+        diff["secondary_environment_id"].as_str().unwrap(),
+        report["baseline"]["environment_id"].as_str().unwrap(),
+        report["candidate"]["environment_id"].as_str().unwrap(),
+    ] {
+        assert!(support::leftovers(id).is_empty(), "{id}: {:?}", support::leftovers(id));
+    }
+
     let junit = std::fs::read_to_string(out_dir.join("report.junit.xml")).unwrap();
     assert!(junit.contains("name=\"response_diff\""), "{junit}");
     let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();

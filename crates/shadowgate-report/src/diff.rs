@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 /// What the response diff of a check found.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResponseDiff {
+    /// The environment that ran the baseline a second time (the secondary).
+    pub secondary_environment_id: String,
     /// Requests whose three responses were compared.
     pub requests_compared: u64,
     /// Whether the noise filter (the second baseline) was used.

@@ -165,13 +165,13 @@ pub fn run(
     baseline: SocketAddr,
     secondary: EnvHandle,
     candidate: SocketAddr,
-) -> Result<(ResponseDiff, String)> {
+) -> Result<ResponseDiff> {
     let secondary_id = secondary.id.clone();
     let result = compare(enabled, plan, traffic, [baseline, secondary.endpoint, candidate]);
     let stopped = secondary.stop().map_err(|e| anyhow!("stop the secondary environment: {e}"));
     let report = result?;
     stopped?;
-    Ok((to_document(&report, enabled.section.fail_on_difference), secondary_id))
+    Ok(to_document(&report, enabled.section.fail_on_difference, secondary_id))
 }
 
 fn compare(
@@ -253,7 +253,7 @@ fn judged_requests(plan: &Plan, count: usize) -> Result<Recording> {
 }
 
 /// The report document's `diff` section.
-fn to_document(report: &DiffReport, fail_on_difference: bool) -> ResponseDiff {
+fn to_document(report: &DiffReport, fail_on_difference: bool, secondary: String) -> ResponseDiff {
     let endpoints: Vec<DiffEndpoint> = report
         .endpoints
         .iter()
@@ -291,6 +291,7 @@ fn to_document(report: &DiffReport, fail_on_difference: bool) -> ResponseDiff {
         .collect();
     let differs = endpoints.iter().any(|e| !e.differing_fields.is_empty());
     ResponseDiff {
+        secondary_environment_id: secondary,
         requests_compared: report.requests_compared,
         noise_filtered: report.noise_filtered,
         relative_threshold_pct: report.relative_threshold_pct,
@@ -370,11 +371,11 @@ pub(super) fn phase(
     let secondary = secondary
         .join()
         .unwrap_or_else(|_| Err(anyhow!("the secondary environment's start thread panicked")))?;
-    let (diff, secondary_id) =
-        run(enabled, plan, traffic, handles[0].endpoint, secondary, handles[1].endpoint)?;
+    let diff = run(enabled, plan, traffic, handles[0].endpoint, secondary, handles[1].endpoint)?;
     step.done(&format!(
-        "responses compared on {} requests (secondary {secondary_id}): {} field(s) differ beyond noise",
+        "responses compared on {} requests (secondary {}): {} field(s) differ beyond noise",
         diff.requests_compared,
+        diff.secondary_environment_id,
         diff.differing_field_count()
     ));
     Ok(Some(diff))
@@ -465,7 +466,7 @@ mod tests {
 
     #[test]
     fn a_difference_fails_only_when_configured_to() {
-        let failing = to_document(&report(true), true);
+        let failing = to_document(&report(true), true, "s".into());
         assert!(!failing.passed);
         assert_eq!(failing.differing_field_count(), 1);
         assert_eq!(failing.endpoints.len(), 1, "endpoints without findings are left out");
@@ -473,7 +474,7 @@ mod tests {
         assert_eq!(example.baseline_value.as_deref(), Some("1"));
         assert_eq!(example.candidate_value.as_deref(), Some("2"));
         assert_eq!(failing.endpoints[0].noise_fields, ["body.at"]);
-        assert!(to_document(&report(true), false).passed, "reported only");
-        assert!(to_document(&report(false), true).passed, "noise alone never fails");
+        assert!(to_document(&report(true), false, "s".into()).passed, "reported only");
+        assert!(to_document(&report(false), true, "s".into()).passed, "noise alone never fails");
     }
 }

@@ -15,6 +15,7 @@ fn diff(passed: bool) -> ResponseDiff {
         body: format!("{{\"id\":7,\"price\":{price}}}"),
     };
     ResponseDiff {
+        secondary_environment_id: "abc123".into(),
         requests_compared: 200,
         noise_filtered: true,
         relative_threshold_pct: 20.0,
