@@ -34,10 +34,10 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// `[data]`
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
     /// The seed used when none is given on the command line.
@@ -49,7 +49,7 @@ pub struct DataConfig {
 }
 
 /// `[[data.tables]]`
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableConfig {
     pub name: String,
@@ -65,6 +65,15 @@ pub enum Rows {
     Count(u64),
     /// From the predicted-conditions document (or an override given to [`crate::Plan::new`]).
     Predicted,
+}
+
+impl Serialize for Rows {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Rows::Count(n) => s.serialize_u64(*n),
+            Rows::Predicted => s.serialize_str("predicted"),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for Rows {
@@ -100,7 +109,7 @@ impl<'de> Deserialize<'de> for Rows {
 }
 
 /// The generator of a column.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GenKind {
     /// `start`, `start + step`, ... (default 1, 1).
@@ -162,7 +171,7 @@ impl GenKind {
 }
 
 /// `[[data.tables.columns]]`: one flat table; `gen` decides which keys apply.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnConfig {
     pub name: String,

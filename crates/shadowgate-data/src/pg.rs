@@ -109,9 +109,16 @@ impl PgConfig {
                 }
                 "user" => user = v,
                 "password" => password = Some(v),
+                // This client never speaks TLS; modes that allow plain text are fine.
+                "sslmode" if matches!(v.as_str(), "disable" | "allow" | "prefer") => {}
+                "sslmode" => {
+                    return Err(bad(&format!(
+                        "sslmode `{v}` needs TLS, which this client does not speak; use sslmode=disable"
+                    )));
+                }
                 _ => {
                     return Err(bad(&format!(
-                        "unknown parameter `{k}` (known: host, port, user, password)"
+                        "unknown parameter `{k}` (known: host, port, user, password, sslmode)"
                     )));
                 }
             }
@@ -233,6 +240,22 @@ impl Client {
                 Conn::Unix(s)
             }
         };
+        Client::start(conn, cfg)
+    }
+
+    /// Authenticates over a TCP connection the caller has already made (for example a socket
+    /// created inside another network namespace). `timeout` bounds every read.
+    pub fn over_tcp(
+        stream: TcpStream,
+        cfg: &PgConfig,
+        timeout: Duration,
+    ) -> Result<Client, PgError> {
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(timeout))?;
+        Client::start(Conn::Tcp(stream), cfg)
+    }
+
+    fn start(conn: Conn, cfg: &PgConfig) -> Result<Client, PgError> {
         let writer = conn.try_clone()?;
         let mut client =
             Client { reader: BufReader::with_capacity(64 * 1024, conn), writer, out: Vec::new() };

@@ -518,11 +518,11 @@ pub fn doctor_checks() -> Vec<crate::doctor::Check> {
 
 // ---- PostgreSQL ----
 
-fn postgres_user(spec: &DepSpec) -> &str {
+pub(crate) fn postgres_user(spec: &DepSpec) -> &str {
     spec.user.as_deref().unwrap_or("shadowgate")
 }
 
-fn postgres_database(spec: &DepSpec) -> &str {
+pub(crate) fn postgres_database(spec: &DepSpec) -> &str {
     spec.database.as_deref().unwrap_or(&spec.name)
 }
 

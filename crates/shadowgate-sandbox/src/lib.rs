@@ -15,6 +15,7 @@
 
 pub mod cgroup;
 pub mod changes;
+pub mod data;
 pub mod deps;
 pub mod doctor;
 pub mod faults;

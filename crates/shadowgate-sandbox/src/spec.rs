@@ -44,6 +44,9 @@ pub struct EnvSpec {
     /// Services started beside the application, each behind its own fault proxy.
     #[serde(default)]
     pub dependencies: Vec<crate::deps::DepSpec>,
+    /// The manifest's `[data]`, loaded into a PostgreSQL dependency before the install steps.
+    #[serde(default)]
+    pub data: Option<crate::data::DataSpec>,
 }
 
 /// One install step.

@@ -495,6 +495,22 @@ impl Supervisor {
             json!({"api": running.api.to_string(), "dependencies": running.infos}),
         );
         self.deps = Some(running);
+        self.load_data(sockets)
+    }
+
+    /// Loads `[data]` into its PostgreSQL dependency (same seed, same rows in every
+    /// environment of a check) and records how many rows and how long.
+    fn load_data(&mut self, sockets: &NetnsSockets) -> Result<(), String> {
+        let (Some(spec), Some(running)) = (&self.spec.data, &self.deps) else { return Ok(()) };
+        let loaded = crate::data::load(spec, &self.spec.dependencies, &running.infos, sockets)?;
+        self.event(
+            "data_loaded",
+            &format!(
+                "[data] loaded into {}: {} rows in {:.2} s (seed {})",
+                loaded.dependency, loaded.rows, loaded.seconds, loaded.seed
+            ),
+            serde_json::to_value(&loaded).unwrap_or_default(),
+        );
         Ok(())
     }
 

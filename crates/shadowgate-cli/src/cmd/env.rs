@@ -123,7 +123,28 @@ pub fn env_spec(
                 ready_timeout_ms: d.ready_timeout.0.as_millis() as u64,
             })
             .collect(),
+        data: data_spec(m),
     }
+}
+
+/// `[data]` goes into the first PostgreSQL dependency in name order (the application's
+/// database), with `[data].seed` (default 1) for every environment. Without a PostgreSQL
+/// dependency there is nothing to load it into: an application on SQLite seeds itself, or
+/// `shadowgate data generate` fills its file.
+fn data_spec(
+    m: &shadowgate_core::manifest::Manifest,
+) -> Option<shadowgate_sandbox::data::DataSpec> {
+    let data = m.data.as_ref()?;
+    let (name, _) = m
+        .dependencies
+        .iter()
+        .find(|(_, d)| d.kind == shadowgate_core::manifest::DependencyKind::Postgres)?;
+    Some(shadowgate_sandbox::data::DataSpec {
+        dependency: name.clone(),
+        seed: data.seed.unwrap_or(1),
+        rows: Default::default(),
+        config: data.clone(),
+    })
 }
 
 fn parse_duration(text: &str, flag: &str) -> Result<Duration> {
