@@ -18,10 +18,12 @@ use std::{
 };
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use shadowgate_data::pg::{PgConfig, PgError};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::{
     database::{self, Database, DatabaseError},
+    postgres,
     pricing::{PricingClient, PricingUrl, PricingUrlError},
     pricing_stub,
     release::Release,
@@ -58,8 +60,9 @@ enum CommandKind {
 
 #[derive(Debug, Args)]
 struct DataArgs {
-    /// The data directory, created if missing; the database is `inventory.sqlite3` in it.
-    #[arg(long, value_name = "DIR")]
+    /// The data directory, created if missing; the database is `inventory.sqlite3` in it. Or a
+    /// PostgreSQL database: postgres://USER[:PASSWORD]@HOST:PORT/DB.
+    #[arg(long, value_name = "DIR|URL")]
     data: PathBuf,
     /// Seed this many catalog items into an empty database.
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -100,6 +103,11 @@ struct PricingStubArgs {
 }
 
 impl DataArgs {
+    /// The PostgreSQL URL `--data` gives, if it is one.
+    fn postgres_url(&self) -> Option<&str> {
+        self.data.to_str().filter(|d| postgres::is_postgres_url(d))
+    }
+
     fn plan(&self) -> SeedPlan {
         SeedPlan {
             data_seed: self.data_seed,
@@ -126,6 +134,14 @@ pub enum CliError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("could not connect to PostgreSQL (--data)")]
+    ConnectPostgres(#[source] PgError),
+    #[error(
+        "--seed-items, --seed-customers and --seed-orders seed SQLite only; on PostgreSQL the \
+         schema comes from `migrate` and the rows from shadowgate's [data] (COPY): drop the \
+         --seed-* flags"
+    )]
+    SeedPostgres,
     #[error("could not migrate the database")]
     Migrate(#[from] MigrateError),
     #[error("invalid seed flags: {0}")]
@@ -197,6 +213,19 @@ fn announce_listening(listener: &tokio::net::TcpListener, say: &impl Fn(&str)) {
 fn prepare_data<R: Release>(release: &R, args: &DataArgs) -> Result<u32, CliError> {
     let say = |message: &str| say(release.name(), message);
     let plan = args.plan();
+    if let Some(url) = args.postgres_url() {
+        if !plan.is_empty() {
+            return Err(CliError::SeedPostgres);
+        }
+        let config = PgConfig::parse(url).map_err(CliError::ConnectPostgres)?;
+        let mut client = postgres::connect(&config).map_err(CliError::ConnectPostgres)?;
+        let report = postgres::migrate(&mut client, release.migrations())?;
+        for name in &report.applied {
+            say(&format!("applied migration: {name}"));
+        }
+        say(&format!("schema at version {} (PostgreSQL)", report.to_version));
+        return Ok(report.to_version);
+    }
     plan.validate()?;
     std::fs::create_dir_all(&args.data)
         .map_err(|source| CliError::DataDirectory { path: args.data.clone(), source })?;
@@ -235,7 +264,11 @@ fn serve<R: Release>(release: R, args: ServeArgs) -> Result<(), CliError> {
     let name = release.name();
     let say = |message: &str| say(name, message);
     block_on(async {
-        let database = Database::open(&args.data.data, usize::from(args.db_connections))?;
+        let size = usize::from(args.db_connections);
+        let database = match args.data.postgres_url() {
+            Some(url) => Database::open_postgres(url, size)?,
+            None => Database::open(&args.data.data, size)?,
+        };
         let listener = server::bind(args.listen).await?;
         let shutdown = shutdown_signal()?;
         let state = Arc::new(AppState::new(

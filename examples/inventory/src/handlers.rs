@@ -21,7 +21,7 @@ use crate::{
     model::{Item, NewOrder, OrderSummary},
     pricing::{PriceSource, PricingError},
     process,
-    queries::{self, CreateOrderError},
+    queries::CreateOrderError,
     release::Release,
     routes::{Endpoint, Routing, route},
     server::AppState,
@@ -95,11 +95,7 @@ fn database_error(err: DatabaseError) -> ApiError {
 }
 
 async fn healthz<R: Release>(state: &AppState<R>) -> Result<Response<Body>, ApiError> {
-    state
-        .database
-        .run(|connection| connection.query_row("SELECT 1", [], |_| Ok(())))
-        .await
-        .map_err(database_error)?;
+    state.database.run(|connection| connection.ping()).await.map_err(database_error)?;
     #[derive(Serialize)]
     struct Health<'a> {
         status: &'a str,
@@ -141,7 +137,7 @@ async fn item<R: Release>(
         None => {
             let Some(item) = state
                 .database
-                .run(move |connection| queries::item(connection, item_id))
+                .run(move |connection| connection.item(item_id))
                 .await
                 .map_err(database_error)?
             else {
@@ -217,9 +213,7 @@ async fn items<R: Release>(
     let listing_category = category.clone();
     let items = state
         .database
-        .run(move |connection| {
-            queries::items(connection, listing_category.as_deref(), limit, offset)
-        })
+        .run(move |connection| connection.items(listing_category.as_deref(), limit, offset))
         .await
         .map_err(database_error)?;
     let rendered = serde_json::to_vec(&Listing { items, category, limit, offset })
@@ -257,7 +251,7 @@ async fn create_order<R: Release>(
         SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs() as i64);
     let placed = state
         .database
-        .run(move |connection| Ok(queries::create_order(connection, &new_order, created_at)))
+        .run(move |connection| Ok(connection.create_order(&new_order, created_at)))
         .await
         .map_err(database_error)?;
     match placed {
@@ -312,6 +306,7 @@ fn order_refusal(err: CreateOrderError) -> ApiError {
         .with_field(format!("lines[{line_idx}].quantity"))
         .with_help(format!("order at most {available}")),
         CreateOrderError::Database(err) => ApiError::internal(&err),
+        CreateOrderError::Postgres(err) => ApiError::internal(&err),
     }
 }
 
@@ -319,7 +314,7 @@ fn order_refusal(err: CreateOrderError) -> ApiError {
 async fn order<R: Release>(state: &AppState<R>, order_id: i64) -> Result<Response<Body>, ApiError> {
     match state
         .database
-        .run(move |connection| queries::order(connection, order_id))
+        .run(move |connection| connection.order(order_id))
         .await
         .map_err(database_error)?
     {
@@ -337,7 +332,7 @@ async fn customer_orders<R: Release>(
     let limit = query.bounded_u32("limit", DEFAULT_PAGE, 1, MAX_PAGE)?;
     let Some(orders) = state
         .database
-        .run(move |connection| queries::orders_of_customer(connection, customer_id, limit))
+        .run(move |connection| connection.orders_of_customer(customer_id, limit))
         .await
         .map_err(database_error)?
     else {

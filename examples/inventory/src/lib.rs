@@ -27,6 +27,7 @@ pub mod handlers;
 pub mod http;
 pub mod metrics;
 pub mod model;
+pub mod postgres;
 pub mod pricing;
 pub mod pricing_stub;
 pub mod process;

@@ -139,6 +139,8 @@ pub enum CreateOrderError {
     OutOfStock { line_idx: usize, item_id: i64, requested: i64, available: i64 },
     #[error("database query failed")]
     Database(#[from] rusqlite::Error),
+    #[error("PostgreSQL query failed")]
+    Postgres(#[source] shadowgate_data::pg::PgError),
 }
 
 /// Places an order: checks the customer and every item, takes the items out of stock at their

@@ -17,6 +17,8 @@ pub struct Migration {
     /// A short description, printed when the migration is applied.
     pub name: &'static str,
     pub sql: &'static str,
+    /// The same change for PostgreSQL (see [`crate::postgres`]).
+    pub postgres: &'static str,
 }
 
 /// The first schema, shared by every release: the catalog, customers, orders and the record of
@@ -68,7 +70,56 @@ CREATE TABLE seed_info (
     orders    INTEGER NOT NULL
 );
 "#,
+    postgres: INITIAL_SCHEMA_POSTGRES,
 };
+
+/// The first schema on PostgreSQL. The tables may already exist, created and filled by
+/// shadowgate's `[data]` (COPY) before this migration runs: every statement keeps what it
+/// finds and adds the keys and indexes, so the same migration serves an empty database and a
+/// pre-loaded one. Keys are unique indexes rather than constraints for that reason, and order
+/// ids come from a sequence set past the highest id present.
+const INITIAL_SCHEMA_POSTGRES: &str = r#"
+CREATE TABLE IF NOT EXISTS items (
+    id          BIGINT NOT NULL,
+    sku         TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    category    TEXT NOT NULL,
+    price_cents BIGINT NOT NULL CHECK (price_cents >= 0),
+    stock       BIGINT NOT NULL CHECK (stock >= 0)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS items_by_id ON items (id);
+CREATE INDEX IF NOT EXISTS items_by_category ON items (category, id);
+
+CREATE TABLE IF NOT EXISTS customers (
+    id         BIGINT NOT NULL,
+    name       TEXT NOT NULL,
+    email      TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS customers_by_id ON customers (id);
+
+CREATE TABLE IF NOT EXISTS orders (
+    id          BIGINT NOT NULL,
+    customer_id BIGINT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    status      TEXT NOT NULL,
+    total_cents BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS orders_by_id ON orders (id);
+CREATE INDEX IF NOT EXISTS orders_by_customer ON orders (customer_id, created_at);
+CREATE SEQUENCE IF NOT EXISTS orders_id_seq;
+SELECT setval('orders_id_seq', (SELECT coalesce(max(id), 0) + 1 FROM orders), false);
+
+CREATE TABLE IF NOT EXISTS order_lines (
+    order_id         BIGINT NOT NULL,
+    line_no          BIGINT NOT NULL,
+    item_id          BIGINT NOT NULL,
+    quantity         BIGINT NOT NULL CHECK (quantity > 0),
+    unit_price_cents BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS order_lines_by_order ON order_lines (order_id, line_no);
+ANALYZE;
+"#;
 
 /// What [`migrate`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,6 +155,15 @@ pub enum MigrateError {
     ForeignKeys { version: u32, name: &'static str, violations: usize },
     #[error("could not read the schema version")]
     ReadVersion(#[source] rusqlite::Error),
+    #[error("could not read the schema version from PostgreSQL")]
+    PostgresVersion(#[source] Box<shadowgate_data::pg::PgError>),
+    #[error("migration {version} ({name}) failed on PostgreSQL; it was rolled back")]
+    ApplyPostgres {
+        version: u32,
+        name: &'static str,
+        #[source]
+        source: Box<shadowgate_data::pg::PgError>,
+    },
 }
 
 /// Applies the migrations `connection`'s database has not seen yet.

@@ -41,7 +41,27 @@ INSERT INTO orders_rebuilt (id, customer_id, created_at, status, total_cents)
 DROP TABLE orders;
 ALTER TABLE orders_rebuilt RENAME TO orders;
 "#,
+    postgres: ORDERS_CONSTRAINTS_POSTGRES,
 };
+
+/// The same migration ported to PostgreSQL as it was written for SQLite (rebuild, copy, drop,
+/// rename), with the same loss: the new `orders` has its primary key but no
+/// `orders_by_customer`.
+const ORDERS_CONSTRAINTS_POSTGRES: &str = r#"
+CREATE TABLE orders_rebuilt (
+    id          BIGINT PRIMARY KEY,
+    customer_id BIGINT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    status      TEXT NOT NULL
+                CHECK (status IN ('pending', 'paid', 'shipped', 'delivered', 'cancelled')),
+    total_cents BIGINT NOT NULL CHECK (total_cents >= 0)
+);
+INSERT INTO orders_rebuilt (id, customer_id, created_at, status, total_cents)
+    SELECT id, customer_id, created_at, status, total_cents FROM orders;
+DROP TABLE orders;
+ALTER TABLE orders_rebuilt RENAME TO orders;
+ANALYZE orders;
+"#;
 
 const MIGRATIONS: &[Migration] = &[INITIAL_SCHEMA, ORDERS_CONSTRAINTS];
 

@@ -6,6 +6,7 @@ mod cli;
 mod endpoints;
 mod manifest;
 mod metrics_format;
+mod postgres;
 mod pricing_timeout;
 mod prometheus_text;
 mod seeding;
