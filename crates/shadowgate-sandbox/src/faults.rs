@@ -45,6 +45,8 @@ pub enum FaultError {
     Apply { fault: &'static str, id: String, message: String },
     #[error("the `{0}` fault is not implemented in this version of shadowgate")]
     Unsupported(&'static str),
+    #[error("environment {id} had already ended")]
+    Gone { id: String },
 }
 
 /// Whether this version can apply `fault` on this machine (`io_error` needs /dev/fuse).
@@ -126,17 +128,82 @@ impl Target {
             .collect()
     }
 
+    /// Whether the environment is gone (its init exited and its cgroup was removed): then
+    /// there is nothing left to undo.
+    pub fn gone(&self) -> bool {
+        let init_alive = fs::read_to_string(format!("/proc/{}/stat", self.init_pid))
+            .is_ok_and(|stat| !stat.rsplit(')').next().unwrap_or_default().starts_with(" Z"));
+        !init_alive || self.cgroup.unique_dirs().iter().any(|d| !d.exists())
+    }
+
     fn err(&self, fault: &'static str, message: impl std::fmt::Display) -> FaultError {
         FaultError::Apply { fault, id: self.id.clone(), message: message.to_string() }
     }
 }
 
 /// What a started fault needs to be undone.
+/// A helper process (balloon, EIO file system) this process forked: reaped by a thread as soon
+/// as it exits, so that no zombie keeps the environment's cgroup busy, and signalled through a
+/// pidfd, so that a reused pid is never hit.
+#[derive(Debug)]
+struct Helper {
+    pid: Pid,
+    pidfd: Option<std::os::fd::OwnedFd>,
+    reaper: std::thread::JoinHandle<Option<nix::sys::wait::WaitStatus>>,
+}
+
+impl Helper {
+    fn adopt(pid: Pid) -> Helper {
+        use std::os::fd::FromRawFd;
+        // SAFETY: pidfd_open takes a pid and flags; a valid result is a new owned descriptor.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) } as i32;
+        // SAFETY: `fd` was just returned by the kernel and is owned by nobody else.
+        let pidfd = (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+        let reaper = std::thread::spawn(move || {
+            loop {
+                match waitpid(pid, None) {
+                    Ok(
+                        s @ (nix::sys::wait::WaitStatus::Exited(..)
+                        | nix::sys::wait::WaitStatus::Signaled(..)),
+                    ) => return Some(s),
+                    Ok(_) | Err(nix::Error::EINTR) => continue,
+                    Err(_) => return None,
+                }
+            }
+        });
+        Helper { pid, pidfd, reaper }
+    }
+
+    fn kill(&self) {
+        use std::os::fd::AsRawFd;
+        match &self.pidfd {
+            // SAFETY: a pidfd we own, a valid signal, no siginfo.
+            Some(fd) => unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    libc::SIGKILL,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                );
+            },
+            None if !self.reaper.is_finished() => {
+                let _ = kill(self.pid, Signal::SIGKILL);
+            }
+            None => {}
+        }
+    }
+
+    fn wait(self) -> Option<nix::sys::wait::WaitStatus> {
+        self.reaper.join().ok().flatten()
+    }
+}
+
 #[derive(Debug)]
 enum Undo {
     Cpu,
     Memory,
-    Balloon(Pid),
+    Balloon(Helper),
     Thaw,
     Continue(Vec<i32>),
     Disk,
@@ -147,7 +214,7 @@ enum Undo {
     },
     /// The EIO file system's server and the pipe whose closing tells it to unmount and exit.
     Eio {
-        pid: Pid,
+        helper: Helper,
         control: std::os::fd::OwnedFd,
     },
     Enable {
@@ -183,6 +250,9 @@ impl Injector {
     pub fn start(&mut self, name: &str, fault: &Fault) -> Result<(), FaultError> {
         supported(fault)?;
         let t = &self.target;
+        if t.gone() {
+            return Err(FaultError::Gone { id: t.id.clone() });
+        }
         let kind = fault.kind();
         let undo = match fault {
             Fault::Cpu { cores } => {
@@ -210,7 +280,7 @@ impl Injector {
             }
             Fault::MemoryPressure { bytes } => {
                 let pid = balloon(t, *bytes).map_err(|e| t.err(kind, e))?;
-                Undo::Balloon(pid)
+                Undo::Balloon(Helper::adopt(pid))
             }
             Fault::Hang { method: HangMethod::Freeze } => {
                 t.cgroup.freeze(true).map_err(|e| t.err(kind, e))?;
@@ -300,7 +370,7 @@ impl Injector {
             }
             Fault::IoError { path } => {
                 let (pid, control) = eio_mount(t, path).map_err(|e| t.err(kind, e))?;
-                Undo::Eio { pid, control }
+                Undo::Eio { helper: Helper::adopt(pid), control }
             }
         };
         self.active.push(Active { name: name.to_string(), kind, undo });
@@ -338,7 +408,8 @@ impl Injector {
         self.active
             .iter()
             .filter_map(|a| match a.undo {
-                Undo::Balloon(p) | Undo::Eio { pid: p, .. } => Some(p.as_raw()),
+                Undo::Balloon(Helper { pid, .. })
+                | Undo::Eio { helper: Helper { pid, .. }, .. } => Some(pid.as_raw()),
                 _ => None,
             })
             .collect()
@@ -347,12 +418,18 @@ impl Injector {
     fn undo(&self, active: Active) -> Result<(), FaultError> {
         let t = &self.target;
         let kind = active.kind;
+        // The environment ended during the fault (e.g. the application was OOM-killed or
+        // crashed): its cgroup, mounts and proxies are gone with it. Helper processes are
+        // still reaped below.
+        if t.gone() && !matches!(active.undo, Undo::Balloon(_) | Undo::Eio { .. }) {
+            return Ok(());
+        }
         match active.undo {
             Undo::Cpu => t.cgroup.set_cpu(t.cpu_cores).map_err(|e| t.err(kind, e)),
             Undo::Memory => t.cgroup.set_memory(t.memory_bytes).map_err(|e| t.err(kind, e)),
-            Undo::Balloon(pid) => {
-                let _ = kill(pid, Signal::SIGKILL);
-                let _ = waitpid(pid, None);
+            Undo::Balloon(helper) => {
+                helper.kill();
+                helper.wait();
                 Ok(())
             }
             Undo::Thaw => t.cgroup.freeze(false).map_err(|e| t.err(kind, e)),
@@ -392,15 +469,16 @@ impl Injector {
                     .map(|_| ())
                     .map_err(|e| t.err(kind, e))
             }
-            Undo::Eio { pid, control } => {
+            Undo::Eio { helper, control } => {
                 // Closing the pipe makes the server unmount (lazily) and exit.
                 drop(control);
-                match waitpid(pid, None) {
-                    Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(()),
-                    Ok(status) => {
+                match helper.wait() {
+                    Some(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(()),
+                    // Killed with the environment's cgroup: its mount went with the namespace.
+                    _ if t.gone() => Ok(()),
+                    status => {
                         Err(t.err(kind, format!("the EIO file system ended with {status:?}")))
                     }
-                    Err(e) => Err(t.err(kind, format!("wait for the EIO file system: {e}"))),
                 }
             }
             Undo::Nothing => Ok(()),

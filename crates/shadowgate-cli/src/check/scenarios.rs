@@ -197,9 +197,27 @@ fn schedule(
                 // its own instant (when its fault was in effect).
                 let results = both(&mut injectors, |inj| inj.start(&f.name, &f.fault));
                 for ((arm, inj), (result, now)) in arms.iter().zip(&injectors).zip(results) {
-                    if let Err(e) = result {
-                        out.errors.push(format!("scenario `{}`: {e}", f.name));
-                        continue;
+                    match result {
+                        Ok(()) => {}
+                        // The environment ended earlier in the run (a crash without restart, an
+                        // OOM kill): a fact of the run, not a failure to apply the plan.
+                        Err(FaultError::Gone { .. }) => {
+                            out.events.push(TimelineEvent {
+                                start_ms: ms(now),
+                                end_ms: None,
+                                arm: *arm,
+                                kind: EventKind::Other,
+                                message: format!(
+                                    "{}: not applied, the environment had already ended",
+                                    f.name
+                                ),
+                            });
+                            continue;
+                        }
+                        Err(e) => {
+                            out.errors.push(format!("scenario `{}`: {e}", f.name));
+                            continue;
+                        }
                     }
                     let message = format!(
                         "{}: {} (selected: {})",
