@@ -299,6 +299,12 @@ fn check_applies_a_scenario_to_both_arms_at_the_same_instant_and_runs_the_tests(
         assert!(message.starts_with("cpu cut: CPU quota cut to 0.2 cores"), "{message}");
         assert!(message.contains("selected: always"), "{message}");
     }
+    // The plan is among the run's settings.
+    let settings = report["settings"].as_array().unwrap();
+    let setting =
+        |name: &str| settings.iter().find(|s| s["name"] == name).map(|s| s["value"].clone());
+    assert_eq!(setting("scenarios").unwrap(), "cpu cut (cpu, 2s–4s)", "{settings:?}");
+    assert_eq!(setting("tests").unwrap(), "health; baseline only; slow", "{settings:?}");
     // The risk-tagged scenario and test did not run, and the report says why.
     let warnings: Vec<&str> =
         report["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();

@@ -92,6 +92,7 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
     let (plan, replay_warnings) = replay::plan(&loaded, &traffic, seed, args.rate, &mut settings)?;
     let diff_enabled = diff::enabled(&loaded)?;
     let selected = scenarios::select(&loaded, args, plan.total_duration())?;
+    settings.extend(selected.settings());
     let mut judge = loaded.manifest.judge.clone().unwrap_or_default();
     if judge.metrics.is_empty() {
         judge.metrics = shadowgate_judge::default_metrics();

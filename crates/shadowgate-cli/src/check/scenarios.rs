@@ -27,7 +27,10 @@ use std::{
 
 use anyhow::{Result, bail};
 use serde_json::json;
-use shadowgate_core::scenario::{Edge, TestCommand, Timeline, selection};
+use shadowgate_core::{
+    scenario::{Edge, TestCommand, Timeline, selection},
+    units::HumanDuration,
+};
 use shadowgate_report::{EventArm, EventKind, TestCommandResult, TimelineEvent};
 use shadowgate_sandbox::{
     EnvHandle,
@@ -84,6 +87,34 @@ pub fn select(loaded: &Loaded, args: &CheckArgs, load_len: Duration) -> Result<S
         }
     }
     Ok(Selected { timeline, tests, left_out })
+}
+
+impl Selected {
+    /// The run's settings that describe the selection, for the report's settings table.
+    pub fn settings(&self) -> Vec<super::Setting> {
+        let mut out = Vec::new();
+        if !self.timeline.faults.is_empty() {
+            let plan: Vec<String> = self
+                .timeline
+                .faults
+                .iter()
+                .map(|f| {
+                    let end = f.end.map(|e| format!("–{}", HumanDuration(e))).unwrap_or_default();
+                    format!("{} ({}, {}{end})", f.name, f.fault.kind(), HumanDuration(f.start))
+                })
+                .collect();
+            out.push(super::Setting {
+                name: "scenarios",
+                value: plan.join("; "),
+                source: "manifest",
+            });
+        }
+        if !self.tests.is_empty() {
+            let names: Vec<&str> = self.tests.iter().map(|(t, _)| t.name.as_str()).collect();
+            out.push(super::Setting { name: "tests", value: names.join("; "), source: "manifest" });
+        }
+        out
+    }
 }
 
 /// The fault scheduler of one load.
