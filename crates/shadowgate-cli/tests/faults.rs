@@ -758,3 +758,63 @@ fn faults_after_a_crash_without_restart_are_noted_not_errors() {
         assert!(report["load"][arm]["errors"].as_u64().unwrap() > 0);
     }
 }
+
+#[test]
+fn killing_the_check_mid_fault_leaves_no_helper_process_or_host_object() {
+    let sb = Sandbox::new(
+        "[releases.r2]\npath = \"rel\"\n\n[traffic]\nrate = 10\nwarmup = \"1s\"\nduration = \"30s\"\n\n\
+         [[traffic.requests]]\npath = \"/healthz\"\n\n\
+         [[scenarios]]\nname = \"balloon\"\nat = \"1s\"\nduration = \"20s\"\nfault = \"memory_pressure\"\nsize = \"16MiB\"\n\n\
+         [[scenarios]]\nname = \"bad data\"\nat = \"1s\"\nduration = \"20s\"\nfault = \"io_error\"\npath = \"/shadowgate/data\"\n",
+    );
+    let mut check =
+        sb.command(&["check", "--baseline", "r1", "--candidate", "r2"]).spawn().unwrap();
+    // Wait until both helpers of both environments are journaled (and so running).
+    let mut helpers: Vec<(i32, u64, String)> = Vec::new();
+    let mut ids: Vec<String> = Vec::new();
+    wait_until(Duration::from_secs(30), || {
+        let Some(store) = sb.try_store() else { return false };
+        let envs = store.environments(&Default::default()).unwrap_or_default();
+        ids = envs.iter().map(|e| e.id.clone()).collect();
+        helpers = envs
+            .iter()
+            .flat_map(|e| {
+                shadowgate_sandbox::journal::read(
+                    &EnvPaths { dir: PathBuf::from(&e.state_dir) }.journal(),
+                )
+                .unwrap_or_default()
+            })
+            .filter_map(|o| match o {
+                shadowgate_sandbox::journal::HostObject::Process { pid, start_time, role }
+                    if role == "balloon" || role == "eio-filesystem" =>
+                {
+                    Some((pid, start_time, role))
+                }
+                _ => None,
+            })
+            .collect();
+        helpers.len() == 4
+    });
+    for (pid, start, role) in &helpers {
+        assert!(
+            shadowgate_sandbox::journal::process_alive(*pid, *start),
+            "{role} {pid} is not running"
+        );
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(check.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = check.wait();
+    // The supervisors see their starter gone and remove the environments, helpers included.
+    for id in &ids {
+        sb.wait_for_state(id, &["stopped", "failed"], Duration::from_secs(30));
+        wait_until(Duration::from_secs(10), || leftovers(id).is_empty());
+    }
+    wait_until(Duration::from_secs(10), || {
+        helpers
+            .iter()
+            .all(|(pid, start, _)| !shadowgate_sandbox::journal::process_alive(*pid, *start))
+    });
+}

@@ -513,7 +513,8 @@ fn remount_layer(layer: &Path, size: u64) -> Result<(), String> {
 }
 
 /// Starts a balloon: a child process in the environment's cgroup that allocates and touches
-/// `bytes` and then waits to be killed. It is named `shadowgate-ball` and journaled.
+/// `bytes` and then waits to be killed (at the fault's end, or with the environment). It is
+/// named `shadowgate-ball` and journaled.
 fn balloon(t: &Target, bytes: u64) -> Result<Pid, String> {
     use std::{ffi::CString, os::unix::ffi::OsStrExt};
     let procs: Vec<CString> = t
@@ -528,7 +529,11 @@ fn balloon(t: &Target, bytes: u64) -> Result<Pid, String> {
     // pause, _exit) and touches memory it mapped itself; it never returns into Rust code.
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
         ForkResult::Child => unsafe {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+            // Hold none of the parent's descriptors (they are not close-on-fork): a starter
+            // pipe held here would keep the environment alive after its starter died.
+            close_all_but(&mut []);
+            // No parent-death signal: it would fire when the forking *thread* ends. The balloon
+            // lives in the environment's cgroup and dies with it.
             libc::prctl(libc::PR_SET_NAME, c"shadowgate-ball".as_ptr() as libc::c_ulong, 0, 0, 0);
             let mut digits = [0u8; 16];
             let mut n = libc::getpid() as u32;
@@ -706,6 +711,8 @@ unsafe fn eio_child(
             libc::write(report, msg.as_ptr().cast(), msg.len());
             libc::_exit(1)
         };
+        // Hold none of the parent's other descriptors (see `balloon`).
+        close_all_but(&mut [fuse, report, control]);
         libc::prctl(libc::PR_SET_NAME, c"shadowgate-eio".as_ptr() as libc::c_ulong, 0, 0, 0);
         // In the environment's cgroup, so that it dies with the environment.
         let pid = libc::getpid();
@@ -756,6 +763,21 @@ unsafe fn eio_child(
         libc::umount2(path.as_ptr(), libc::MNT_DETACH);
         libc::_exit(0)
     }
+}
+
+/// Closes every descriptor but `keep` (after fork: only system calls, no allocation).
+fn close_all_but(keep: &mut [i32]) {
+    keep.sort_unstable();
+    let mut from: u32 = 0;
+    for fd in keep.iter().map(|&k| k as u32) {
+        if fd > from {
+            // SAFETY: close_range on a range of descriptors of this (single-threaded) child.
+            unsafe { libc::syscall(libc::SYS_close_range, from, fd - 1, 0) };
+        }
+        from = fd + 1;
+    }
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0) };
 }
 
 /// FUSE opcodes this server treats specially.
