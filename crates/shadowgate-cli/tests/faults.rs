@@ -278,9 +278,11 @@ fn check_applies_a_scenario_to_both_arms_at_the_same_instant_and_runs_the_tests(
     let stderr = String::from_utf8_lossy(&output.stderr);
     let report: serde_json::Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("no JSON ({e}), exit {:?}:\n{stderr}", output.status.code()));
-    // A test that fails on the candidate only fails the check.
+    // A test that fails on the candidate only fails the check, and the stored run.
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert_eq!(report["exit"]["code"], 1);
+    let run = sb.store().run(report["run_id"].as_str().unwrap()).unwrap().unwrap();
+    assert_eq!(run.status, shadowgate_store::RunStatus::Failed);
 
     // The fault: one event per arm, at the same instant, 2 s into the load, for 2 s.
     let faults: Vec<&serde_json::Value> =
