@@ -298,6 +298,10 @@ pub struct DemoArgs {
     /// Skip building the example's releases (they must already be built).
     #[arg(long)]
     pub no_build: bool,
+    /// Run the example on PostgreSQL (examples/inventory/shadowgate.postgres.toml): a server
+    /// per environment, [data] loaded with COPY and a database latency scenario.
+    #[arg(long)]
+    pub postgres: bool,
     #[command(flatten)]
     pub out_format: JsonArgs,
 }

@@ -24,7 +24,11 @@ fn example_dir() -> PathBuf {
 
 pub fn run(global: &Global, args: &DemoArgs) -> Result<u8> {
     let started = Instant::now();
-    let manifest = example_dir().join("shadowgate.toml");
+    let manifest = example_dir().join(if args.postgres {
+        "shadowgate.postgres.toml"
+    } else {
+        "shadowgate.toml"
+    });
     if !manifest.exists() {
         bail!(
             "the demo needs the example application from shadowgate's source tree ({} is missing); \
