@@ -7,28 +7,53 @@
 //! 1. Forecasts the interval's load statistic — its peak for memory (one sample over the
 //!    limit is an OOM kill), its 90th percentile for CPU (throttling is counted per sample) —
 //!    by three rules: the same phase of the last seven seasonal cycles (the period is detected
-//!    and verified on the load history), each shifted by the level change since; the last
-//!    day's envelope; and the last eight days' envelope. Planned load (a batch, an install
-//!    step with a profiled peak) raises the forecast where it overlaps the interval.
+//!    and verified on the load history), each raised by the rise of the level since (a fall is
+//!    not followed: a quiet day says little about the next peak); the last day's envelope; and
+//!    the last eight days' envelope. Planned load (a batch, an install step with a profiled
+//!    peak) raises the forecast where it overlaps the interval.
 //! 2. Converts load to usage with the usage-per-load relation (least squares over the history)
 //!    when the trace carries load, raised by how far the last interval's usage ran above the
 //!    relation (a heavier release shows there first); otherwise usage is its own load.
 //! 3. Chooses the rule and its margin from the rules' track records: each rule is replayed at
 //!    past origins (the last day's intervals for CPU, the last week's for memory); its margin
-//!    is a high quantile (0.9 for CPU, 0.95 for memory) of realised over forecast; the rule
-//!    that would have needed the least capacity wins. A smooth daily pattern is followed
-//!    closely; spikes at no particular phase fall back to an envelope, as VPA would.
-//! 4. Adds 5 % (CPU) or 20 % (memory) on top; memory looks two intervals ahead, so that a limit
-//!    lowered for a quiet hour is not caught by the next hour's ramp. An OOM kill multiplies
-//!    memory by VPA's 1.2 bump, decaying back with a 24 h half-life.
-//! 5. Never recommends less than the naive rule (average × 1.2) or VPA's minimums.
+//!    is a quantile of realised over forecast (0.9 for CPU; for memory the largest, so the
+//!    memory forecast would have covered every one of the last week's intervals); the rule that
+//!    would have needed the least capacity wins.
+//! 4. Memory remembers a week, as VPA's eight daily peaks do: the last day's envelope is not a
+//!    candidate, a period shorter than a day is looked at by time of day over seven days, and
+//!    the same phase is widened by one interval either side (a peak that drifts by an hour is
+//!    not new).
+//! 5. Adds 5 % (CPU) or 20 % (memory) on top; memory looks two intervals ahead, so that a limit
+//!    lowered for a quiet hour is not caught by the next hour's ramp.
+//! 6. Never recommends less than the naive rule (average × 1.2) unless VPA's target is lower,
+//!    and never less than half of VPA's target for memory.
+//! 7. **Never recommends more than VPA's target**: the reference recommender runs inside, fed the
+//!    same samples, and its target caps ours and replaces the forecast whenever the forecast is
+//!    not trusted — before memory has a full week (168 intervals) of track record, and for a
+//!    week after any OOM kill. A kill is passed on to the reference (which bumps memory as VPA
+//!    does: × 1.2, at least +100 MiB) only if the usage was over VPA's target too. Planned load
+//!    is the one exception to the cap: a known window of load above anything seen is covered.
+//!
+//! So, by construction, ours sets a limit no higher than VPA's at every recomputation (no more
+//! slack than VPA, except under planned load), goes below it only where its own replayed
+//! forecast covered a full week of intervals, and a miss costs at most the samples of one
+//! interval before VPA's target is back for a week. Where the forecast never earns a clean
+//! week (no daily pattern, bursts at random times) ours *is* VPA for memory, and its memory
+//! slack equals VPA's. The constants are stated rules (a week, VPA's window; half at most;
+//! one interval of tolerance) fixed before the final replay, not swept per trace.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 
 use super::naive::NaiveRecommender;
+use super::vpa::{VpaConfig, VpaRecommender};
 use super::{Recommendation, Recommender, Resources, UsageSample};
 use crate::forecast::periods::{self, PeriodSearch};
 use crate::stats;
+
+/// The realised-to-forecast ratio of a zero forecast that usage exceeded: finite, so that
+/// quantiles stay numbers, and large enough that the rule is never chosen.
+const UNBOUNDED_RATIO: f64 = 1e12;
 
 /// A window of known load, e.g. a scheduled job or an install step with a profiled peak.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -51,10 +76,14 @@ pub struct ForecastAwareConfig {
     pub memory: ResourcePolicy,
     /// The naive floor's margin over the average.
     pub naive_margin: f64,
-    pub oom_bump_up_ratio: f64,
-    pub oom_bump_half_life_seconds: i64,
-    pub min_cpu_cores: f64,
-    pub min_memory_bytes: f64,
+    /// The reference whose target caps ours and replaces it when the forecast is not trusted.
+    pub reference: VpaConfig,
+    /// The memory limit is never below this share of VPA's target: how much the forecast may
+    /// take off the reference at most.
+    pub memory_min_share_of_reference: f64,
+    /// How long VPA's target replaces the memory forecast after an OOM kill, in seconds (a
+    /// week: the forecast must earn a clean track record again).
+    pub fallback_seconds: i64,
 }
 
 /// How cautiously one resource is sized.
@@ -68,6 +97,18 @@ pub struct ResourcePolicy {
     pub margin_origins: usize,
     /// Quantile of the realised-to-forecast ratios at those origins that sizes the margin.
     pub ratio_quantile: f64,
+    /// Whether the forecast must remember a full week, as VPA's memory peaks span eight days:
+    /// then the last day's envelope is not a candidate rule, and a period shorter than a day is
+    /// looked at by time of day (the same hour of the last seven days, not of the last seven
+    /// hours), so that a quiet day or a quiet few hours do not make it forget the peaks before.
+    pub week_memory: bool,
+    /// How many recomputation intervals either side of the same phase the seasonal rule also
+    /// looks at: a schedule that drifts, a clock change or a late evening moves a peak by an
+    /// interval or so without making it new.
+    pub phase_tolerance_intervals: usize,
+    /// Whether the forecast is used only once all `margin_origins` origins can be replayed
+    /// (a full track record); before that the reference's target is used.
+    pub require_track_record: bool,
     /// Margin added on top of the learned one.
     pub base_margin_fraction: f64,
 }
@@ -83,20 +124,25 @@ impl Default for ForecastAwareConfig {
                 horizon_intervals: 1,
                 margin_origins: 24,
                 ratio_quantile: 0.9,
+                week_memory: false,
+                phase_tolerance_intervals: 0,
+                require_track_record: false,
                 base_margin_fraction: 0.05,
             },
             memory: ResourcePolicy {
                 within_interval_quantile: 1.0,
                 horizon_intervals: 2,
                 margin_origins: 168,
-                ratio_quantile: 0.95,
+                ratio_quantile: 1.0,
+                week_memory: true,
+                phase_tolerance_intervals: 1,
+                require_track_record: true,
                 base_margin_fraction: 0.2,
             },
             naive_margin: 1.2,
-            oom_bump_up_ratio: 1.2,
-            oom_bump_half_life_seconds: 86_400,
-            min_cpu_cores: 0.025,
-            min_memory_bytes: 250.0 * 1024.0 * 1024.0,
+            reference: VpaConfig::default(),
+            memory_min_share_of_reference: 0.5,
+            fallback_seconds: 7 * 86_400,
         }
     }
 }
@@ -112,7 +158,22 @@ pub struct ForecastAwareRecommender {
     period: usize,
     step_seconds: i64,
     next_period_check: i64,
-    last_oom: Option<(i64, f64)>,
+    /// VPA, fed the same samples; its target caps ours and stands in for an untrusted forecast.
+    reference: VpaRecommender,
+    /// Until when the memory forecast is not trusted (a week after an OOM kill).
+    fallback_until: Option<i64>,
+    /// The memory limit of the last recommendation and the reference's target then.
+    last_memory: Cell<Option<MemoryDecision>>,
+    /// An OOM kill under a limit below VPA's target, and that target: the reference learns of
+    /// the kill if the kill's sample (observed next) exceeds it.
+    pending_oom: Option<(i64, f64)>,
+}
+
+/// What the last recommendation set for memory.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct MemoryDecision {
+    limit: f64,
+    reference: f64,
 }
 
 /// How the statistic of the next interval is forecast.
@@ -131,6 +192,10 @@ enum Rule {
 struct ResourceHistory<'a> {
     policy: &'a ResourcePolicy,
     driver: Vec<f64>,
+    /// `driver_prefix[i]` is the sum of `driver[..i]`.
+    driver_prefix: Vec<f64>,
+    /// Range maxima of `driver`, when the policy's statistic is the peak.
+    driver_max: Option<RangeMax>,
     usage: Vec<f64>,
     /// Usage = intercept + slope × driver.
     intercept: f64,
@@ -145,6 +210,19 @@ struct ResourceHistory<'a> {
 }
 
 impl ResourceHistory<'_> {
+    /// The policy's statistic of `driver[from..to]`; a peak comes from the range-maximum table.
+    fn driver_statistic(&self, from: usize, to: usize) -> f64 {
+        match &self.driver_max {
+            Some(table) => table.max(from, to),
+            None => self.statistic(&self.driver[from..to]),
+        }
+    }
+
+    /// The mean of `driver[from..to]`, from the prefix sums.
+    fn mean(&self, from: usize, to: usize) -> f64 {
+        (self.driver_prefix[to] - self.driver_prefix[from]) / (to - from).max(1) as f64
+    }
+
     fn to_usage(&self, driver_value: f64) -> f64 {
         self.intercept + self.slope * driver_value
     }
@@ -158,7 +236,7 @@ impl ResourceHistory<'_> {
             return window.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         }
         let mut copy = window.to_vec();
-        stats::quantile_in_place(&mut copy, self.policy.within_interval_quantile)
+        select_quantile(&mut copy, self.policy.within_interval_quantile)
     }
 
     /// The forecast driver statistic over `horizon` samples from `origin`, using
@@ -166,35 +244,46 @@ impl ResourceHistory<'_> {
     fn forecast(&self, rule: Rule, origin: usize) -> f64 {
         let envelope = |days: usize| {
             let lookback = (days * self.samples_per_day).max(self.horizon);
-            self.statistic(&self.driver[origin.saturating_sub(lookback)..origin])
+            self.driver_statistic(origin.saturating_sub(lookback), origin)
         };
         match rule {
             Rule::DayEnvelope => envelope(1),
             Rule::WeekEnvelope => envelope(8),
-            Rule::SeasonalPhase => self.seasonal(origin).unwrap_or_else(|| envelope(1)),
+            Rule::SeasonalPhase => self
+                .seasonal(origin)
+                .unwrap_or_else(|| envelope(if self.policy.week_memory { 8 } else { 1 })),
         }
     }
 
     /// The largest same-phase statistic of the last cycles, each shifted by the level change
     /// since that cycle.
     fn seasonal(&self, origin: usize) -> Option<f64> {
-        let period = self.period;
+        let period = if self.policy.week_memory && self.period > 1 {
+            self.period.max(self.samples_per_day)
+        } else {
+            self.period
+        };
         if period <= 1 || origin < period {
             return None;
         }
-        let recent_level = stats::mean(&self.driver[origin - period..origin]);
+        let recent_level = self.mean(origin - period, origin);
         let mut best = f64::NEG_INFINITY;
         for cycle in 1..=self.cycles {
             let Some(start) = origin.checked_sub(cycle * period) else { break };
-            let end = (start + self.horizon).min(origin);
-            if end <= start {
+            let tolerance = self.policy.phase_tolerance_intervals * self.interval;
+            let end = (start + self.horizon + tolerance).min(origin);
+            let window_start = start.saturating_sub(tolerance);
+            if end <= window_start {
                 continue;
             }
+            // Only a rise of the level moves the forecast: a fall in the mean says little about
+            // the peaks (a quiet day, an anomaly), and following it down is how a limit gets
+            // caught by the next ordinary day.
             let shift = match start.checked_sub(period) {
-                Some(before) => recent_level - stats::mean(&self.driver[before..start]),
+                Some(before) => (recent_level - self.mean(before, start)).max(0.0),
                 None => 0.0,
             };
-            best = best.max(self.statistic(&self.driver[start..end]) + shift);
+            best = best.max(self.driver_statistic(window_start, end) + shift);
         }
         best.is_finite().then_some(best)
     }
@@ -212,7 +301,7 @@ impl ResourceHistory<'_> {
 
     /// Replays `rule` at past origins: its margin (the policy's quantile of realised over
     /// forecast usage, at least 1) and the mean capacity it would have set.
-    fn backtest(&self, rule: Rule) -> (f64, f64) {
+    fn backtest(&self, rule: Rule) -> (f64, f64, usize) {
         let count = self.driver.len();
         let mut capacities = Vec::new();
         let mut ratios: Vec<f64> = (1..=self.policy.margin_origins)
@@ -224,20 +313,30 @@ impl ResourceHistory<'_> {
                 let predicted = self.to_usage(self.forecast(rule, origin));
                 let realised = self.statistic(&self.usage[origin..origin + self.horizon]);
                 capacities.push(predicted);
-                (predicted > 0.0 && realised.is_finite()).then(|| realised / predicted)
+                if !realised.is_finite() {
+                    return None;
+                }
+                // A forecast of nothing that something exceeded is a miss no margin mends.
+                Some(match (predicted > 0.0, realised > 0.0) {
+                    (true, _) => realised / predicted,
+                    (false, false) => 1.0,
+                    (false, true) => UNBOUNDED_RATIO,
+                })
             })
             .collect();
         if ratios.is_empty() {
-            return (1.0, f64::INFINITY);
+            return (1.0, f64::INFINITY, 0);
         }
+        let origins = ratios.len();
         let margin = stats::quantile_in_place(&mut ratios, self.policy.ratio_quantile).max(1.0);
-        (margin, stats::mean(&capacities) * margin)
+        (margin, stats::mean(&capacities) * margin, origins)
     }
 }
 
 impl ForecastAwareRecommender {
     pub fn new(config: ForecastAwareConfig) -> ForecastAwareRecommender {
         ForecastAwareRecommender {
+            reference: VpaRecommender::new(config.reference.clone()),
             naive: NaiveRecommender::new(config.history_seconds, config.naive_margin),
             config,
             samples: VecDeque::new(),
@@ -245,7 +344,9 @@ impl ForecastAwareRecommender {
             period: 1,
             step_seconds: 60,
             next_period_check: i64::MIN,
-            last_oom: None,
+            fallback_until: None,
+            last_memory: Cell::new(None),
+            pending_oom: None,
         }
     }
 
@@ -290,9 +391,17 @@ impl ForecastAwareRecommender {
         let (intercept, slope) = if has_load { least_squares(&driver, &usage) } else { (0.0, 1.0) };
         let interval =
             (self.config.horizon_seconds.max(self.step_seconds) / self.step_seconds) as usize;
+        let mut driver_prefix = Vec::with_capacity(driver.len() + 1);
+        driver_prefix.push(0.0);
+        for value in &driver {
+            driver_prefix.push(driver_prefix.last().copied().unwrap_or(0.0) + value);
+        }
+        let driver_max = (policy.within_interval_quantile >= 1.0).then(|| RangeMax::new(&driver));
         ResourceHistory {
             policy,
             driver,
+            driver_prefix,
+            driver_max,
             usage,
             intercept,
             slope,
@@ -304,39 +413,95 @@ impl ForecastAwareRecommender {
         }
     }
 
-    /// The usage the next interval needs, with the learned and the base margin.
-    fn forecast_usage(&self, history: &ResourceHistory, now: i64) -> Option<f64> {
+    /// The usage the next interval needs, with the learned and the base margin, or `None`
+    /// when the policy wants a full track record and the history is too short for one.
+    fn forecast_usage(&self, history: &ResourceHistory) -> Option<f64> {
         let count = history.driver.len();
         if count < 2 {
             return None;
         }
-        let (rule, margin) = [Rule::SeasonalPhase, Rule::DayEnvelope, Rule::WeekEnvelope]
+        let (rule, margin, origins) = [Rule::SeasonalPhase, Rule::DayEnvelope, Rule::WeekEnvelope]
             .into_iter()
+            .filter(|rule| *rule != Rule::DayEnvelope || !history.policy.week_memory)
             .map(|rule| {
-                let (margin, capacity) = history.backtest(rule);
-                (rule, margin, capacity)
+                let (margin, capacity, origins) = history.backtest(rule);
+                (rule, margin, capacity, origins)
             })
             .min_by(|a, b| a.2.total_cmp(&b.2))
-            .map(|(rule, margin, _)| (rule, margin))?;
-        let mut driver_forecast = history.forecast(rule, count);
-        let has_load = self.samples.iter().all(|sample| sample.load.is_some());
-        if has_load && let Some(planned) = self.planned_peak(now, now + self.config.horizon_seconds)
-        {
-            driver_forecast = driver_forecast.max(planned);
+            .map(|(rule, margin, _, origins)| (rule, margin, origins))?;
+        if history.policy.require_track_record && origins < history.policy.margin_origins {
+            return None;
         }
+        let driver_forecast = history.forecast(rule, count);
         let usage = history.to_usage(driver_forecast) * history.recent_relation_error();
         Some(usage * margin * (1.0 + history.policy.base_margin_fraction))
     }
 
-    fn oom_factor(&self, now: i64) -> f64 {
-        match self.last_oom {
-            Some((at, factor)) => {
-                let age = (now - at).max(0) as f64 / self.config.oom_bump_half_life_seconds as f64;
-                1.0 + (factor - 1.0) * (-age).exp2()
-            }
-            None => 1.0,
+    /// The usage planned load needs in the next interval, with the policy's base margin.
+    fn planned_usage(&self, history: &ResourceHistory, now: i64) -> Option<f64> {
+        let has_load = self.samples.iter().all(|sample| sample.load.is_some());
+        if !has_load {
+            return None;
         }
+        let planned = self.planned_peak(now, now + self.config.horizon_seconds)?;
+        Some(history.to_usage(planned) * (1.0 + history.policy.base_margin_fraction))
     }
+
+    fn memory_fallback(&self, now: i64) -> bool {
+        self.fallback_until.is_some_and(|until| now < until)
+    }
+}
+
+/// A sparse table of maxima: `levels[k][i]` is the maximum of `values[i..i + 2^k]`, so the
+/// maximum of any range is the larger of two overlapping entries. The backtest asks for many
+/// overlapping week-long windows; this keeps each answer constant-time.
+#[derive(Clone, Debug)]
+struct RangeMax {
+    levels: Vec<Vec<f64>>,
+}
+
+impl RangeMax {
+    fn new(values: &[f64]) -> RangeMax {
+        let mut levels = vec![values.to_vec()];
+        let mut width = 1;
+        while width * 2 <= values.len() {
+            let previous = &levels[levels.len() - 1];
+            let next: Vec<f64> = (0..=values.len() - width * 2)
+                .map(|i| previous[i].max(previous[i + width]))
+                .collect();
+            levels.push(next);
+            width *= 2;
+        }
+        RangeMax { levels }
+    }
+
+    /// The maximum of `values[from..to]`; −∞ for an empty range.
+    fn max(&self, from: usize, to: usize) -> f64 {
+        if to <= from {
+            return f64::NEG_INFINITY;
+        }
+        let level = (usize::BITS - 1 - (to - from).leading_zeros()) as usize;
+        let width = 1 << level;
+        self.levels[level][from].max(self.levels[level][to - width])
+    }
+}
+
+/// The `q` quantile of `values` (reordered), interpolated as [`stats::quantile_in_place`] does,
+/// by selection rather than a full sort.
+fn select_quantile(values: &mut [f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let position = q.clamp(0.0, 1.0) * (values.len() - 1) as f64;
+    let lower_idx = position.floor() as usize;
+    let (_, lower, above) = values.select_nth_unstable_by(lower_idx, f64::total_cmp);
+    let lower = *lower;
+    let fraction = position - lower_idx as f64;
+    if fraction == 0.0 {
+        return lower;
+    }
+    let upper = above.iter().copied().fold(f64::INFINITY, f64::min);
+    lower + (upper - lower) * fraction
 }
 
 /// Least-squares usage = intercept + slope × driver (the slope is not allowed below 0).
@@ -358,6 +523,14 @@ impl Recommender for ForecastAwareRecommender {
     }
 
     fn observe(&mut self, sample: &UsageSample) {
+        if let Some((at, reference)) = self.pending_oom.take()
+            && at == sample.timestamp
+            && sample.memory_bytes > reference
+        {
+            // VPA's own target would have been exceeded too: the reference learns of the kill.
+            self.reference.record_oom(at, reference);
+        }
+        self.reference.observe(sample);
         self.samples.push_back(*sample);
         self.naive.observe(sample);
         while let Some(oldest) = self.samples.front() {
@@ -387,24 +560,66 @@ impl Recommender for ForecastAwareRecommender {
         }
     }
 
-    fn record_oom(&mut self, timestamp: i64, _memory_limit_bytes: f64) {
-        let factor = self.oom_factor(timestamp) * self.config.oom_bump_up_ratio;
-        self.last_oom = Some((timestamp, factor));
+    fn record_oom(&mut self, timestamp: i64, memory_limit_bytes: f64) {
+        // Whatever the limit was, the forecast did not see this coming: VPA's target stands in
+        // for it until it has a clean track record again.
+        self.fallback_until = Some(timestamp + self.config.fallback_seconds);
+        match self.last_memory.get() {
+            // The limit was below VPA's target: the reference learns of the kill only if the
+            // usage, when its sample arrives, shows that VPA's target was exceeded too.
+            Some(decision) if decision.limit < decision.reference => {
+                self.pending_oom = Some((timestamp, decision.reference));
+            }
+            // The limit was VPA's target: the reference learns of it exactly as VPA would.
+            _ => self.reference.record_oom(timestamp, memory_limit_bytes),
+        }
     }
 
     fn recommend(&self, now: i64) -> Option<Recommendation> {
         let floor = self.naive.average_times_margin()?;
+        let reference = self.reference.recommend(now)?;
+        let cap = reference.target;
         let cpu_history = self.history(&self.config.cpu, |sample| sample.cpu_cores);
         let memory_history = self.history(&self.config.memory, |sample| sample.memory_bytes);
-        let cpu = self
-            .forecast_usage(&cpu_history, now)?
-            .max(floor.cpu_cores)
-            .max(self.config.min_cpu_cores);
-        let memory = self.forecast_usage(&memory_history, now)?.max(floor.memory_bytes)
-            * self.oom_factor(now);
-        let memory = memory.max(self.config.min_memory_bytes);
+        // Between the naive rule (and VPA's minimums) and VPA's target.
+        let containers = self.config.reference.containers_in_pod.max(1) as f64;
+        let bounded = |forecast: Option<f64>, floor: f64, minimum: f64, cap: f64| match forecast {
+            Some(forecast) => forecast.max(floor).max(minimum / containers).min(cap),
+            None => cap,
+        };
+        let mut cpu = bounded(
+            self.forecast_usage(&cpu_history),
+            floor.cpu_cores,
+            self.config.reference.pod_min_cpu_cores,
+            cap.cpu_cores,
+        );
+        let memory_forecast =
+            if self.memory_fallback(now) { None } else { self.forecast_usage(&memory_history) };
+        let mut memory = bounded(
+            memory_forecast,
+            floor.memory_bytes.max(self.config.memory_min_share_of_reference * cap.memory_bytes),
+            self.config.reference.pod_min_memory_bytes,
+            cap.memory_bytes,
+        );
+        if let Some(planned) = self.planned_usage(&cpu_history, now) {
+            cpu = cpu.max(planned);
+        }
+        if let Some(planned) = self.planned_usage(&memory_history, now) {
+            memory = memory.max(planned);
+        }
+        self.last_memory.set(Some(MemoryDecision { limit: memory, reference: cap.memory_bytes }));
         let target = Resources { cpu_cores: cpu, memory_bytes: memory };
-        Some(Recommendation { target, lower_bound: floor, upper_bound: target })
+        Some(Recommendation {
+            target,
+            lower_bound: Resources {
+                cpu_cores: floor.cpu_cores.min(cpu),
+                memory_bytes: floor.memory_bytes.min(memory),
+            },
+            upper_bound: Resources {
+                cpu_cores: cpu.max(reference.upper_bound.cpu_cores),
+                memory_bytes: memory.max(reference.upper_bound.memory_bytes),
+            },
+        })
     }
 }
 

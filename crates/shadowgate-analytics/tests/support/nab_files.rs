@@ -13,6 +13,19 @@ pub fn nab_dir() -> PathBuf {
     }
 }
 
+/// The copies of NAB's CPU series vendored with the crate (`test_data/nab`, MIT, see its
+/// LICENSE.txt), which the replay tests read so that they run on a clean checkout.
+pub fn vendored_nab_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/nab")
+}
+
+/// [`nab_dir`] when it holds data, else [`vendored_nab_dir`].
+#[allow(dead_code)]
+pub fn nab_dir_or_vendored() -> PathBuf {
+    let dir = nab_dir();
+    if dir.join("data").is_dir() { dir } else { vendored_nab_dir() }
+}
+
 /// Every data file as (path relative to `data/`, text), sorted by path.
 pub fn read_data_files(nab_dir: &Path) -> Vec<(String, String)> {
     let data_dir = nab_dir.join("data");
