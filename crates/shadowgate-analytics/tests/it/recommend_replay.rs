@@ -102,10 +102,8 @@ fn on_synthetic_traces_with_known_truth_ours_is_no_worse_than_vpa_and_has_less_s
 #[test]
 fn on_nab_s_taxi_load_ours_has_no_more_ooms_than_vpa_and_less_slack() {
     let path = nab_files::nab_dir().join("data/realKnownCause/nyc_taxi.csv");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        eprintln!("skipped: {} is not there (the NAB subset is not vendored)", path.display());
-        return;
-    };
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let trace = traces::from_load("nyc_taxi", &corpus::parse_data_csv(&text).expect("valid"), 7);
     let (vpa, ours) = compare(&trace);
     assert_no_worse("nyc_taxi as load", &vpa, &ours);

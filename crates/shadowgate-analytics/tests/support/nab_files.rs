@@ -5,25 +5,24 @@ use std::path::{Path, PathBuf};
 
 use shadowgate_analytics::nab::corpus::{self, LabelledSeries};
 
-/// The NAB directory: `$SHADOWGATE_NAB_DIR`, else `shared/data/nab` beside the repository.
+/// The NAB directory: `$SHADOWGATE_NAB_DIR` (e.g. the full corpus), else the subset vendored
+/// with the crate ([`vendored_nab_dir`]), so that every test runs on a clean checkout.
 pub fn nab_dir() -> PathBuf {
     match std::env::var_os("SHADOWGATE_NAB_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/nab"),
+        None => vendored_nab_dir(),
     }
 }
 
-/// The copies of NAB's CPU series vendored with the crate (`test_data/nab`, MIT, see its
-/// LICENSE.txt), which the replay tests read so that they run on a clean checkout.
+/// The NAB subset vendored with the crate (`test_data/nab`, MIT, see its LICENSE.txt).
 pub fn vendored_nab_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/nab")
 }
 
-/// [`nab_dir`] when it holds data, else [`vendored_nab_dir`].
+/// The directory the benchmarks read: the same as [`nab_dir`].
 #[allow(dead_code)]
 pub fn nab_dir_or_vendored() -> PathBuf {
-    let dir = nab_dir();
-    if dir.join("data").is_dir() { dir } else { vendored_nab_dir() }
+    nab_dir()
 }
 
 /// Every data file as (path relative to `data/`, text), sorted by path.
