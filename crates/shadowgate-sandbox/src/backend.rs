@@ -179,6 +179,7 @@ impl LocalBackend {
             .map_err(|e| setup("create supervisor.log", &e))?;
         let log2 = log.try_clone().map_err(|e| setup("duplicate a descriptor", &e))?;
         let mut cmd = Command::new(&self.supervisor_exe);
+        std::os::unix::process::CommandExt::arg0(&mut cmd, "shadowgate");
         cmd.arg("__supervise").arg(&paths.dir).stdin(Stdio::null()).stdout(log).stderr(log2);
         let write_fd = write_end.as_raw_fd();
         // SAFETY: only async-signal-safe calls between fork and exec.

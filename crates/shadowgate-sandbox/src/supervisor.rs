@@ -410,10 +410,9 @@ impl Supervisor {
             .map_err(|e| format!("write {}: {e}", self.paths.init_spec().display()))?;
 
         let cstr = |s: &str| CString::new(s).map_err(|_| format!("`{s}` contains a NUL byte"));
-        let exe =
-            std::env::current_exe().map_err(|e| format!("locate the shadowgate binary: {e}"))?;
+        // This very binary, even if its file was replaced since the supervisor started.
         let launch = init::Launch {
-            exe: cstr(&exe.to_string_lossy())?,
+            exe: cstr("/proc/self/exe")?,
             argv: vec![
                 cstr("shadowgate-init")?,
                 cstr("__init")?,

@@ -14,6 +14,7 @@ mod diff;
 mod document;
 mod replay;
 mod scenarios;
+mod scrape;
 
 use std::{
     path::PathBuf,
@@ -31,7 +32,9 @@ use shadowgate_core::{
 use shadowgate_judge::{Verdict, config::MarginalPolicy};
 use shadowgate_load::{Connector, LoadConfig, RunReport, Target};
 use shadowgate_sandbox::{EnvHandle, Progress};
-use shadowgate_store::{EventQuery, Run, RunStatus, SampleQuery, SqliteStore, Store};
+use shadowgate_store::{
+    EventQuery, Run, RunStatus, Sample, SampleQuery, SeriesKey, SqliteStore, Store,
+};
 
 use crate::{
     EXIT_FAIL, EXIT_PASS,
@@ -178,8 +181,7 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
             Vec::new()
         } else {
             let step = ui.step(&format!("running {} test command(s)", selected.tests.len()));
-            let runs =
-                scenarios::run_tests(&selected.tests, &handles, &loaded.dir, store.as_ref());
+            let runs = scenarios::run_tests(&selected.tests, &handles, &loaded.dir, store.as_ref());
             step.done(&format!("ran {} test command(s) on both environments", runs.len()));
             runs
         };
@@ -200,7 +202,8 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
             }
         };
         let load_started_ms = context::now_ms();
-        let load = run_load(&plan, &traffic, &handles, &ui);
+        let metrics_path = loaded.manifest.run.metrics.as_deref();
+        let load = run_load(&plan, &traffic, &handles, metrics_path, sample_interval, &ui);
         let finished = scheduler.finish();
         // Let the supervisors take one more sample covering the end of the load.
         std::thread::sleep(sample_interval + Duration::from_millis(100));
@@ -209,7 +212,7 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
         // 4. Stop and collect.
         let step = ui.step("stopping environments");
         let stopped = stop_pair(handles);
-        let load = load?;
+        let (load, scraped) = load?;
         stopped?;
         step.done("environments stopped and removed");
         if !finished.errors.is_empty() {
@@ -218,10 +221,17 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
                 finished.errors.join("\n  ")
             );
         }
-        let arms = [
+        let mut arms = [
             arm_data(store.as_ref(), &ids.0, load_started_ms, load_ended_ms, &load, 0)?,
             arm_data(store.as_ref(), &ids.1, load_started_ms, load_ended_ms, &load, 1)?,
         ];
+        if metrics_path.is_some() {
+            for ((arm, scraped), env_id) in arms.iter_mut().zip(&scraped).zip([&ids.0, &ids.1]) {
+                arm.prometheus = scrape::fold(&scraped.scrapes);
+                arm.prometheus_error = scraped.error();
+                store_scrapes(store.as_ref(), &app, env_id, load_started_ms, &arm.prometheus)?;
+            }
+        }
 
         // 5. Judge.
         let window = Window {
@@ -451,18 +461,23 @@ fn stop_pair(handles: [EnvHandle; 2]) -> Result<()> {
     Ok(())
 }
 
-/// Sends the plan to both environments, through sockets created inside their namespaces.
+/// Sends the plan to both environments, through sockets created inside their namespaces,
+/// and scrapes their own metrics at `path` every `interval` meanwhile.
 fn run_load(
     plan: &Plan,
     traffic: &Traffic,
     handles: &[EnvHandle; 2],
+    metrics_path: Option<&str>,
+    interval: Duration,
     ui: &Ui,
-) -> Result<RunReport> {
+) -> Result<(RunReport, Vec<scrape::Scraped>)> {
     let mut targets = Vec::new();
+    let mut endpoints = Vec::new();
     for (h, name) in handles.iter().zip(["baseline", "candidate"]) {
         let sockets =
             h.sockets().map_err(|e| anyhow::anyhow!("reach the {name} environment: {e}"))?;
         let addr = h.inner_addr();
+        endpoints.push((sockets.clone(), addr));
         let connector = Connector::new(move || {
             let sockets = sockets.clone();
             async move { sockets.connect(addr).await }
@@ -475,18 +490,83 @@ fn run_load(
         .build()
         .context("start the async runtime")?;
     let bar = ui.load_bar(plan);
-    let report = runtime.block_on(async {
+    let (report, scraped) = runtime.block_on(async {
+        let started = Instant::now();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let scrapers: Vec<_> = endpoints
+            .into_iter()
+            .map(|(sockets, addr)| {
+                let path = metrics_path.map(str::to_string);
+                let mut stopped = stopped.clone();
+                tokio::spawn(async move {
+                    let mut scraped = scrape::Scraped::default();
+                    let Some(path) = path else { return scraped };
+                    let mut tick = tokio::time::interval(interval);
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        tokio::select! {
+                            _ = tick.tick() => {}
+                            _ = stopped.changed() => return scraped,
+                        }
+                        let at_ms = started.elapsed().as_millis() as i64;
+                        let body = scrape::fetch(|| sockets.connect(addr), addr, &path).await;
+                        match body.and_then(|b| scrape::parse(at_ms, &b)) {
+                            Ok(s) => scraped.scrapes.push(s),
+                            Err(e) => {
+                                scraped.failures += 1;
+                                scraped.first_error.get_or_insert(e);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
         let cancel = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        shadowgate_load::run_open_model(plan, &targets, &config, |p| bar.update(p), cancel).await
+        let report =
+            shadowgate_load::run_open_model(plan, &targets, &config, |p| bar.update(p), cancel)
+                .await;
+        let _ = stop.send(true);
+        let mut scraped = Vec::new();
+        for s in scrapers {
+            scraped.push(s.await.unwrap_or_default());
+        }
+        (report, scraped)
     });
     bar.finish();
     let report = report.context("run the load")?;
     if report.cancelled {
         bail!("interrupted: the load was cancelled before the plan ended");
     }
-    Ok(report)
+    Ok((report, scraped))
+}
+
+/// Keeps the folded `prom:` series of one arm in the store, beside its resource samples.
+fn store_scrapes(
+    store: &dyn Store,
+    app: &str,
+    env_id: &str,
+    load_started_ms: i64,
+    series: &std::collections::BTreeMap<String, Vec<(i64, f64)>>,
+) -> Result<()> {
+    let samples: Vec<Sample> = series
+        .iter()
+        .flat_map(|(name, points)| {
+            points.iter().map(move |(t, v)| Sample {
+                series: SeriesKey {
+                    app: app.to_string(),
+                    env_id: env_id.to_string(),
+                    metric: format!("prom:{name}"),
+                    labels: Default::default(),
+                },
+                ts_ms: load_started_ms + t,
+                value: *v,
+            })
+        })
+        .collect();
+    store.append_samples(&samples).context("store the scraped metrics")?;
+    Ok(())
 }
 
 /// Reads one arm's resource samples and events from the store, relative to the load start.

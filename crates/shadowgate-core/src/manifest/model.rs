@@ -113,6 +113,11 @@ pub struct Run {
     /// How long a stop waits after SIGTERM before SIGKILL.
     #[serde(default = "defaults::stop_timeout")]
     pub stop_timeout: HumanDuration,
+    /// The HTTP path of the application's own Prometheus metrics, e.g. `/metrics`. When set,
+    /// `check` scrapes it at every sample interval and `[judge]` metrics can name
+    /// `prom:<metric name>`.
+    #[serde(default)]
+    pub metrics: Option<String>,
     /// `[run.health]`
     #[serde(default)]
     pub health: Health,

@@ -135,6 +135,16 @@ pub(crate) fn validate(m: &Manifest) -> Vec<Problem> {
         check_template(&mut problem, run.clone().key("workdir"), workdir, &run_known, false);
     }
 
+    if let Some(path) = &m.run.metrics
+        && !is_http_path(path)
+    {
+        problem(
+            run.clone().key("metrics"),
+            format!("`{path}` is not an HTTP path"),
+            Some("write an absolute path such as \"/metrics\"".into()),
+        );
+    }
+
     let health = run.clone().key("health");
     let h = &m.run.health;
     match (&h.http, h.tcp) {
@@ -151,7 +161,7 @@ pub(crate) fn validate(m: &Manifest) -> Vec<Problem> {
         _ => {}
     }
     if let Some(path) = &h.http
-        && (!path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()))
+        && !is_http_path(path)
     {
         problem(
             health.clone().key("http"),
@@ -352,4 +362,9 @@ fn is_label_key(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
         && s.chars().all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c))
+}
+
+/// An absolute HTTP path without blanks or control characters.
+fn is_http_path(path: &str) -> bool {
+    path.starts_with('/') && !path.chars().any(|c| c.is_whitespace() || c.is_control())
 }
