@@ -248,6 +248,9 @@ pub struct CheckArgs {
     pub all_tests: bool,
     #[command(flatten)]
     pub out_format: JsonArgs,
+    /// Print nothing at the end (the caller reports the run itself, as `demo --json` does).
+    #[arg(skip)]
+    pub silent: bool,
 }
 
 #[derive(Debug, Subcommand)]

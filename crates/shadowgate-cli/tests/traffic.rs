@@ -678,6 +678,13 @@ fn check_replays_a_recording_to_both_releases_and_diffs_their_responses() {
         "a difference beyond noise fails the check:\n{stderr}"
     );
     assert_eq!(report["exit"]["code"], 1);
+    // The verdict agrees with the exit code, whatever the metrics alone said.
+    assert_eq!(report["verdict"]["decision"], "fail", "{}", report["verdict"]["summary"]);
+    assert!(
+        report["verdict"]["summary"].as_str().unwrap().contains("responses differ"),
+        "{}",
+        report["verdict"]["summary"]
+    );
 
     // The secondary is gone like the two others.
     for id in [

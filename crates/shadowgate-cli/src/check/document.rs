@@ -81,6 +81,7 @@ pub fn build(o: &Outcome) -> CheckReport {
                     "flag" => SettingSource::Flag,
                     "manifest" => SettingSource::Manifest,
                     "predicted" => SettingSource::Predicted,
+                    "conditions" => SettingSource::Conditions,
                     _ => SettingSource::Default,
                 },
             })

@@ -91,7 +91,8 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
     let ui = Ui::new(args.out_format.json);
     let mut loaded = context::load_manifest(&args.manifest.manifest)?;
     let (mut traffic, seed, mut settings) = traffic_settings(&loaded, args)?;
-    let conditions_used = conditions::apply(args, &mut loaded, &mut traffic, &mut settings)?;
+    let (conditions_used, network) =
+        conditions::apply(args, &mut loaded, &mut traffic, &mut settings)?;
     let (plan, replay_warnings) = replay::plan(&loaded, &traffic, seed, args.rate, &mut settings)?;
     let diff_enabled = diff::enabled(&loaded)?;
     let selected = scenarios::select(&loaded, args, plan.total_duration())?;
@@ -157,9 +158,17 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
             .transpose()?;
         let handles =
             start_pair(global, &loaded, &run_id, args, &paths, sample_interval, &store, &step)?;
+        // The network conditions hold for the whole run, on both arms alike.
+        let shaping = match conditions::shape(&network, &handles, &store) {
+            Ok(injectors) => injectors,
+            Err(e) => {
+                let _ = stop_pair(handles);
+                return Err(e);
+            }
+        };
         let ids = (handles[0].id.clone(), handles[1].id.clone());
         step.done(&format!(
-            "environments up: baseline {} ({:.1} s), candidate {} ({:.1} s)",
+            "environments up: baseline {} in {:.1} s, candidate {} in {:.1} s, healthy",
             ids.0,
             handles[0].startup_ms as f64 / 1000.0,
             ids.1,
@@ -210,6 +219,7 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
         let load_ended_ms = context::now_ms();
 
         // 4. Stop and collect.
+        drop(shaping);
         let step = ui.step("stopping environments");
         let stopped = stop_pair(handles);
         let (load, scraped) = load?;
@@ -239,10 +249,28 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
             end_ms: load.elapsed.as_millis() as i64,
         };
         let inputs = collect::metric_inputs(&judge.metrics, &arms[0], &arms[1], window, INTERVAL);
-        let verdict = shadowgate_judge::judge(&judge, &inputs);
+        let mut verdict = shadowgate_judge::judge(&judge, &inputs);
         let diff_passes = diff.as_ref().is_none_or(|d| d.passed);
-        let exit_code =
-            if verdict.passes_gate && diff_passes && !tests_fail { EXIT_PASS } else { EXIT_FAIL };
+        // A response diff beyond noise, or a test that fails only on the candidate, fails the
+        // check whatever the metrics say: the verdict itself says so, so that every rendering
+        // (terminal, JSON, JUnit, HTML, the stored run) agrees with the exit code.
+        let mut overrides = Vec::new();
+        if !diff_passes {
+            overrides.push("the candidate's responses differ from the baseline's beyond noise");
+        }
+        if tests_fail {
+            overrides.push("a [[tests]] command fails on the candidate and passes on the baseline");
+        }
+        if !overrides.is_empty() {
+            verdict.decision = shadowgate_judge::verdict::Decision::Fail;
+            verdict.passes_gate = false;
+            verdict.summary = format!(
+                "FAIL: {}; the metrics alone: {}",
+                overrides.join(", and "),
+                verdict.summary
+            );
+        }
+        let exit_code = if verdict.passes_gate { EXIT_PASS } else { EXIT_FAIL };
         let mut warnings = replay_warnings.clone();
         warnings.extend(selected.left_out.iter().cloned());
         warnings.extend(test_warnings);
@@ -299,9 +327,9 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
     if let Some(dir) = &args.out {
         write_reports(&report, dir)?;
     }
-    if args.out_format.json {
+    if args.out_format.json && !args.silent {
         output::json(&document);
-    } else {
+    } else if !args.silent {
         print_summary(&report, args.out.as_ref());
         if let Some(d) = &report.diff {
             diff::print(d);

@@ -117,6 +117,27 @@ impl Selected {
     }
 }
 
+/// One fault injector per environment (baseline, candidate), with its dependencies' fault
+/// proxy API found from its `dependencies_ready` event.
+pub fn injectors(handles: &[EnvHandle; 2], store: &SqliteStore) -> Result<Vec<Injector>> {
+    let backend = context::backend()?;
+    let mut injectors = Vec::new();
+    for (h, role) in handles.iter().zip(["baseline", "candidate"]) {
+        let api = store
+            .events(&EventQuery {
+                env_id: Some(h.id.clone()),
+                kind: Some("dependencies_ready".into()),
+                ..Default::default()
+            })?
+            .last()
+            .and_then(|e| e.data["api"].as_str().and_then(|a| a.parse().ok()));
+        let target = Target::open(&backend.env_paths(&h.id), api)
+            .map_err(|e| anyhow::anyhow!("prepare faults on the {role}: {e}"))?;
+        injectors.push(Injector::new(target));
+    }
+    Ok(injectors)
+}
+
 /// The fault scheduler of one load.
 pub struct Scheduler {
     stop: Option<mpsc::Sender<()>>,
@@ -143,21 +164,7 @@ impl Scheduler {
         if timeline.faults.is_empty() {
             return Ok(Scheduler { stop: None, thread: None });
         }
-        let backend = context::backend()?;
-        let mut injectors = Vec::new();
-        for (h, role) in handles.iter().zip(["baseline", "candidate"]) {
-            let api = store
-                .events(&EventQuery {
-                    env_id: Some(h.id.clone()),
-                    kind: Some("dependencies_ready".into()),
-                    ..Default::default()
-                })?
-                .last()
-                .and_then(|e| e.data["api"].as_str().and_then(|a| a.parse().ok()));
-            let target = Target::open(&backend.env_paths(&h.id), api)
-                .map_err(|e| anyhow::anyhow!("prepare faults on the {role}: {e}"))?;
-            injectors.push(Injector::new(target));
-        }
+        let injectors = injectors(handles, store)?;
         let (stop, stopped) = mpsc::channel();
         let timeline = timeline.clone();
         let store = store.clone();

@@ -65,6 +65,7 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<u8> {
                     allow_degraded: false,
                     all_tests: false,
                     out_format: JsonArgs { json: false },
+                    silent: args.out_format.json,
                 },
             )
         };
