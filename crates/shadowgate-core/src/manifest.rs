@@ -4,6 +4,7 @@
 //! about, what was expected and, on a typo, the nearest valid key. Syntax and type errors stop
 //! at the first one (the TOML reader cannot go on); semantic problems are all collected.
 
+pub mod conditions;
 pub mod dependencies;
 mod model;
 mod validate;

@@ -68,7 +68,8 @@ pub struct CheckReport {
 /// Predicted conditions a run used: which document, and what it changed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConditionsUsed {
-    /// `predicted` (the application's latest `shadowgate predict`) or `file`.
+    /// `predicted` (the application's latest `shadowgate predict`), `file`, or `manifest` (only
+    /// the manifest's `[conditions]`: then `path` is the manifest and the document fields are 0).
     pub origin: String,
     /// The document's path.
     pub path: String,
@@ -151,6 +152,8 @@ pub enum SettingSource {
     Flag,
     /// The conditions predicted from production telemetry.
     Predicted,
+    /// The manifest's `[conditions]` section.
+    Conditions,
 }
 
 /// A pair of values, one per arm.

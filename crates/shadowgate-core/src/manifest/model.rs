@@ -51,9 +51,10 @@ pub struct Manifest {
     /// `[[tests]]`: the user's own test commands run against an environment.
     #[serde(default)]
     pub tests: Vec<crate::scenario::TestCommand>,
-    /// `[conditions]`: the conditions (load, limits, network) an environment reproduces.
+    /// `[conditions]`: the production conditions (limits, rate, network, data volume) a check
+    /// rehearses under when no predicted-conditions document is given.
     #[serde(default)]
-    pub conditions: Reserved,
+    pub conditions: Option<super::conditions::Conditions>,
     /// `[diff]`: response comparison between baseline, a second baseline and candidate.
     #[serde(default)]
     pub diff: Option<crate::diff::Diff>,

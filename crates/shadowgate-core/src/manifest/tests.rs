@@ -123,3 +123,22 @@ fn data_section_is_parsed_into_the_data_model() {
     assert_eq!(data.tables[0].name, "items");
     assert_eq!(data.tables[0].rows, shadowgate_data::Rows::Predicted);
 }
+
+#[test]
+fn conditions_section_is_parsed_and_checked_against_dependencies_and_data() {
+    let text = "[app]\nname = \"inventory\"\n[releases.v1]\npath = \"dist/v1\"\n[run]\ncommand = \"x {port}\"\n\
+                [dependencies.db]\nkind = \"postgres\"\n\
+                [[data.tables]]\nname = \"orders\"\nrows = 10\n[[data.tables.columns]]\nname = \"id\"\ngen = \"sequence\"\n\
+                [conditions]\ncpu = 0.25\nmemory = \"128MiB\"\nrate = 40\n\
+                [conditions.network]\nbandwidth = \"2MiB\"\n\
+                [conditions.dependencies.db]\nlatency = \"30ms\"\njitter = \"5ms\"\n\
+                [conditions.rows]\norders = 5000\n";
+    let m = parse(text, "m.toml").unwrap();
+    let c = m.conditions.expect("[conditions] parsed");
+    assert_eq!((c.cpu, c.memory.map(|b| b.0), c.rate), (Some(0.25), Some(128 << 20), Some(40.0)));
+    assert_eq!(c.rows["orders"], 5000);
+    let db = conditions::network_for(Some(&c), "db", None);
+    assert_eq!(db.latency.unwrap().0.as_millis(), 30);
+    assert_eq!(db.jitter.unwrap().0.as_millis(), 5);
+    assert_eq!(db.bytes_per_second.unwrap().0, 2 << 20);
+}

@@ -292,14 +292,9 @@ pub(crate) fn validate(m: &Manifest) -> Vec<Problem> {
     for (path, message, help) in crate::scenario::validate(&m.scenarios, &m.tests, &dep_names) {
         problem(KeyPath::parse_under(root.clone(), &path), message, help);
     }
-    for (section, present) in [("conditions", m.conditions.is_present())] {
-        if present {
-            problem(
-                root.clone().key(section),
-                format!("the `{section}` section is reserved for a later version of shadowgate"),
-                Some("this version does not support it yet; remove the section".into()),
-            );
-        }
+    if let Some(conditions) = &m.conditions {
+        let tables = m.data.as_ref().map(|d| d.tables.iter().map(|t| t.name.as_str()).collect());
+        super::conditions::validate(conditions, &dep_names, tables, &mut problem);
     }
     out
 }

@@ -164,6 +164,7 @@ pub(super) fn push_settings(out: &mut String, report: &CheckReport) {
             SettingSource::Manifest => "manifest",
             SettingSource::Flag => "flag",
             SettingSource::Predicted => "predicted conditions",
+            SettingSource::Conditions => "manifest [conditions]",
         };
         let _ = write!(
             out,
