@@ -30,7 +30,9 @@ fi
 
 built="$target_dir/release/inventory-$release"
 mkdir -p "dist/$release"
-# Copy, then rename: replacing the file of a running binary in place would fail.
-cp "$built" "dist/$release/inventory.new"
-mv -f "dist/$release/inventory.new" "dist/$release/inventory"
+# Copy, then rename: replacing the file of a running binary in place would fail. The temporary
+# name is this build's own, so that builds running at the same time do not take each other's.
+tmp="dist/$release/.inventory.$$"
+cp "$built" "$tmp"
+mv -f "$tmp" "dist/$release/inventory"
 echo "built dist/$release/inventory"
