@@ -27,6 +27,22 @@ fn injector(sb: &Sandbox, env: &Env) -> Injector {
 }
 
 /// A GET that gives up after `limit` (a frozen application never answers).
+/// Waits until the environment has ended; its `exited` event and all its events.
+fn wait_for_exit(
+    sb: &Sandbox,
+    env: &Env,
+) -> (shadowgate_store::Event, Vec<shadowgate_store::Event>) {
+    sb.wait_for_state(&env.id, &["stopped", "failed"], Duration::from_secs(20));
+    let events = sb.events(&env.id);
+    let exited = events.iter().find(|e| e.kind == "exited").expect("an exited event").clone();
+    (exited, events)
+}
+
+/// The supervisor exits right after recording the final state; then nothing may be left.
+fn wait_until_gone(env: &Env) {
+    wait_until(Duration::from_secs(10), || leftovers(&env.id).is_empty());
+}
+
 fn get_within(endpoint: &str, path: &str, limit: Duration) -> Option<serde_json::Value> {
     use std::io::{Read, Write};
     let mut stream = TcpStream::connect(endpoint).ok()?;
@@ -78,14 +94,11 @@ fn lowered_memory_limit_gets_the_application_oom_killed() {
     assert_eq!(http_get_json(&env.endpoint, "/hog?mb=100").unwrap()["held_mb"], 100);
     inj.start("limit", &Fault::MemoryLimit { bytes: 160 << 20 }).unwrap();
     let _ = http_get_json(&env.endpoint, "/hog?mb=100");
-    sb.wait_for_state(&env.id, &["stopped", "failed"], Duration::from_secs(20));
-    let events = sb.events(&env.id);
-    let exited = events.iter().find(|e| e.kind == "exited").expect("an exited event");
+    let (exited, events) = wait_for_exit(&sb, &env);
     assert_eq!(exited.data["oom_killed"], true, "{events:#?}");
     assert_eq!(exited.data["code"], 137, "{exited:?}");
     drop(inj);
-    // The supervisor exits right after recording the final state.
-    wait_until(Duration::from_secs(10), || leftovers(&env.id).is_empty());
+    wait_until_gone(&env);
 }
 
 #[test]
@@ -96,14 +109,11 @@ fn balloon_makes_memory_pressure_that_oom_kills_the_application() {
     assert_eq!(http_get_json(&env.endpoint, "/hog?mb=110").unwrap()["held_mb"], 110);
     let before = inj.target().cgroup().stats().memory_bytes;
     inj.start("balloon", &Fault::MemoryPressure { bytes: 120 << 20 }).unwrap();
-    sb.wait_for_state(&env.id, &["stopped", "failed"], Duration::from_secs(20));
-    let events = sb.events(&env.id);
-    let exited = events.iter().find(|e| e.kind == "exited").expect("an exited event");
+    let (exited, events) = wait_for_exit(&sb, &env);
     assert_eq!(exited.data["oom_killed"], true, "{events:#?}");
     assert!(before > 110 << 20, "the application held {before} bytes before the balloon");
     inj.stop_all().unwrap();
-    // The supervisor exits right after recording the final state.
-    wait_until(Duration::from_secs(10), || leftovers(&env.id).is_empty());
+    wait_until_gone(&env);
 }
 
 #[test]
@@ -190,13 +200,10 @@ fn crash_without_restart_ends_the_environment() {
     let env = sb.up("r1");
     let mut inj = injector(&sb, &env);
     inj.start("crash", &Fault::Crash { restart: false }).unwrap();
-    sb.wait_for_state(&env.id, &["stopped", "failed"], Duration::from_secs(20));
-    let events = sb.events(&env.id);
-    let exited = events.iter().find(|e| e.kind == "exited").expect("an exited event");
+    let (exited, _) = wait_for_exit(&sb, &env);
     assert_eq!(exited.data["code"], 137, "{exited:?}");
     drop(inj);
-    // The supervisor exits right after recording the final state.
-    wait_until(Duration::from_secs(10), || leftovers(&env.id).is_empty());
+    wait_until_gone(&env);
 }
 
 #[test]
