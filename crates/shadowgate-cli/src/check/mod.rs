@@ -527,25 +527,9 @@ fn run_load(
                 let path = metrics_path.map(str::to_string);
                 let mut stopped = stopped.clone();
                 tokio::spawn(async move {
-                    let mut scraped = scrape::Scraped::default();
-                    let Some(path) = path else { return scraped };
-                    let mut tick = tokio::time::interval(interval);
-                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                    loop {
-                        tokio::select! {
-                            _ = tick.tick() => {}
-                            _ = stopped.changed() => return scraped,
-                        }
-                        let at_ms = started.elapsed().as_millis() as i64;
-                        let body = scrape::fetch(|| sockets.connect(addr), addr, &path).await;
-                        match body.and_then(|b| scrape::parse(at_ms, &b)) {
-                            Ok(s) => scraped.scrapes.push(s),
-                            Err(e) => {
-                                scraped.failures += 1;
-                                scraped.first_error.get_or_insert(e);
-                            }
-                        }
-                    }
+                    let Some(path) = path else { return scrape::Scraped::default() };
+                    let fetch = || scrape::fetch(|| sockets.connect(addr), addr, &path);
+                    scrape::every(interval, started, &mut stopped, fetch).await
                 })
             })
             .collect();

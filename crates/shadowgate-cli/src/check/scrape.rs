@@ -94,6 +94,37 @@ pub fn fold(scrapes: &[Scrape]) -> BTreeMap<String, Vec<(i64, f64)>> {
     out.into_iter().map(|(name, points)| (name, points.into_iter().collect())).collect()
 }
 
+/// Fetches and parses at every `interval` until `stopped` changes; times are ms since
+/// `started`. A failed scrape is counted and the first failure kept, the next one goes on.
+pub async fn every<F, Fut>(
+    interval: Duration,
+    started: std::time::Instant,
+    stopped: &mut tokio::sync::watch::Receiver<bool>,
+    fetch: F,
+) -> Scraped
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<String, String>>,
+{
+    let mut scraped = Scraped::default();
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.changed() => return scraped,
+        }
+        let at_ms = started.elapsed().as_millis() as i64;
+        match fetch().await.and_then(|body| parse(at_ms, &body)) {
+            Ok(s) => scraped.scrapes.push(s),
+            Err(e) => {
+                scraped.failures += 1;
+                scraped.first_error.get_or_insert(e);
+            }
+        }
+    }
+}
+
 /// GET `path` from `addr` over a stream from `connect`, with HTTP/1.0 so that the body
 /// ends with the connection.
 pub async fn fetch<F, Fut>(connect: F, addr: SocketAddr, path: &str) -> Result<String, String>
@@ -176,6 +207,32 @@ mod tests {
     fn malformed_text_is_an_error_with_its_line() {
         let e = parse(0, "ok 1\nbroken{ 2\n").unwrap_err();
         assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn every_keeps_scraping_after_a_failure_until_stopped() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let scraped =
+            runtime.block_on(async {
+                let (stop, mut stopped) = tokio::sync::watch::channel(false);
+                let calls = std::cell::Cell::new(0);
+                let fetch = || {
+                    calls.set(calls.get() + 1);
+                    let n = calls.get();
+                    if n == 3 {
+                        let _ = stop.send(true);
+                    }
+                    async move {
+                        if n == 1 { Err("refused".to_string()) } else { Ok(format!("g {n}\n")) }
+                    }
+                };
+                every(Duration::from_millis(1), std::time::Instant::now(), &mut stopped, fetch)
+                    .await
+            });
+        assert_eq!(scraped.failures, 1);
+        assert_eq!(scraped.first_error.as_deref(), Some("refused"));
+        assert_eq!(scraped.scrapes.len(), 2);
+        assert_eq!(fold(&scraped.scrapes)["g"].iter().map(|p| p.1).collect::<Vec<_>>(), [2.0, 3.0]);
     }
 
     #[test]
