@@ -313,12 +313,6 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
         shadowgate_judge::verdict::Decision::Marginal => RunStatus::Marginal,
         shadowgate_judge::verdict::Decision::Fail => RunStatus::Failed,
     };
-    if report.diff.as_ref().is_some_and(|d| !d.passed) {
-        run.status = RunStatus::Failed;
-    }
-    if scenarios::candidate_regressed(&report.tests) {
-        run.status = RunStatus::Failed;
-    }
     run.score = outcome.verdict.score;
     run.finished_ms = Some(context::now_ms());
     run.result = Some(document.clone());
