@@ -147,6 +147,26 @@ impl Conn {
         }
     }
 
+    pub fn order_ids_of_customer(
+        &mut self,
+        customer_id: i64,
+        limit: u32,
+    ) -> Result<Option<Vec<i64>>, DatabaseError> {
+        match self {
+            Conn::Sqlite(c) => Ok(queries::order_ids_of_customer(c, customer_id, limit)?),
+            Conn::Postgres { .. } => {
+                Ok(self.pg(|c| postgres::order_ids_of_customer(c, customer_id, limit))?)
+            }
+        }
+    }
+
+    pub fn order_summary(&mut self, order_id: i64) -> Result<Option<OrderSummary>, DatabaseError> {
+        match self {
+            Conn::Sqlite(c) => Ok(queries::order_summary(c, order_id)?),
+            Conn::Postgres { .. } => Ok(self.pg(|c| postgres::order_summary(c, order_id))?),
+        }
+    }
+
     pub fn order(&mut self, order_id: i64) -> Result<Option<Order>, DatabaseError> {
         match self {
             Conn::Sqlite(c) => Ok(queries::order(c, order_id)?),

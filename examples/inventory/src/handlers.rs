@@ -330,9 +330,10 @@ async fn customer_orders<R: Release>(
     query: &Query<'_>,
 ) -> Result<Response<Body>, ApiError> {
     let limit = query.bounded_u32("limit", DEFAULT_PAGE, 1, MAX_PAGE)?;
+    let release = state.release;
     let Some(orders) = state
         .database
-        .run(move |connection| connection.orders_of_customer(customer_id, limit))
+        .run(move |connection| release.customer_orders(connection, customer_id, limit))
         .await
         .map_err(database_error)?
     else {

@@ -161,11 +161,37 @@ pub fn orders_of_customer(
         .map(Some)
 }
 
-/// One order with its lines.
-pub fn order(client: &mut Client, order_id: i64) -> Result<Option<Order>, PgError> {
+/// The ids of a customer's most recent orders, newest first; `None` when the customer does not
+/// exist.
+pub fn order_ids_of_customer(
+    client: &mut Client,
+    customer_id: i64,
+    limit: u32,
+) -> Result<Option<Vec<i64>>, PgError> {
+    if !customer_exists(client, customer_id)? {
+        return Ok(None);
+    }
+    client
+        .query(&format!(
+            "SELECT id FROM orders WHERE customer_id = {customer_id} \
+             ORDER BY created_at DESC, id DESC LIMIT {limit}"
+        ))?
+        .iter()
+        .map(|r| int(&r[0]))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// One order's summary (no lines).
+pub fn order_summary(client: &mut Client, order_id: i64) -> Result<Option<OrderSummary>, PgError> {
     let rows =
         client.query(&format!("SELECT {SUMMARY_COLUMNS} FROM orders WHERE id = {order_id}"))?;
-    let Some(summary) = rows.first().map(|r| summary_from_row(r)).transpose()? else {
+    rows.first().map(|r| summary_from_row(r)).transpose()
+}
+
+/// One order with its lines.
+pub fn order(client: &mut Client, order_id: i64) -> Result<Option<Order>, PgError> {
+    let Some(summary) = order_summary(client, order_id)? else {
         return Ok(None);
     };
     let lines = client

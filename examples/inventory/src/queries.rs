@@ -93,15 +93,42 @@ pub fn orders_of_customer(
         .map(Some)
 }
 
-/// One order with its lines.
-pub fn order(connection: &Connection, order_id: i64) -> Result<Option<Order>, rusqlite::Error> {
-    let Some(summary) = connection
+/// The ids of a customer's most recent orders, newest first; `None` when the customer does not
+/// exist. (v2 lists orders this way and then loads each with [`order_summary`].)
+pub fn order_ids_of_customer(
+    connection: &Connection,
+    customer_id: i64,
+    limit: u32,
+) -> Result<Option<Vec<i64>>, rusqlite::Error> {
+    if !customer_exists(connection, customer_id)? {
+        return Ok(None);
+    }
+    connection
+        .prepare_cached(
+            "SELECT id FROM orders WHERE customer_id = ?1 \
+             ORDER BY created_at DESC, id DESC LIMIT ?2",
+        )?
+        .query_map(params![customer_id, limit], |row| row.get(0))?
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// One order's summary (no lines).
+pub fn order_summary(
+    connection: &Connection,
+    order_id: i64,
+) -> Result<Option<OrderSummary>, rusqlite::Error> {
+    connection
         .prepare_cached(
             "SELECT id, customer_id, created_at, status, total_cents FROM orders WHERE id = ?1",
         )?
         .query_row([order_id], summary_from_row)
-        .optional()?
-    else {
+        .optional()
+}
+
+/// One order with its lines.
+pub fn order(connection: &Connection, order_id: i64) -> Result<Option<Order>, rusqlite::Error> {
+    let Some(summary) = order_summary(connection, order_id)? else {
         return Ok(None);
     };
     let lines = connection

@@ -11,12 +11,14 @@ use std::future::Future;
 
 use crate::{
     cache::CatalogCache,
+    database::{Conn, DatabaseError},
+    model::OrderSummary,
     pricing::{PricingClient, PricingError},
     schema::Migration,
 };
 
 /// One release of the inventory service.
-pub trait Release: Send + Sync + 'static {
+pub trait Release: Copy + Send + Sync + 'static {
     type Cache: CatalogCache;
 
     /// The release's name, e.g. `v1`: reported by `--version`, `/healthz` and
@@ -36,4 +38,13 @@ pub trait Release: Send + Sync + 'static {
         pricing: &PricingClient,
         item_id: i64,
     ) -> impl Future<Output = Result<i64, PricingError>> + Send;
+
+    /// A customer's most recent orders, newest first, on a pooled database connection;
+    /// `None` when the customer does not exist.
+    fn customer_orders(
+        &self,
+        connection: &mut Conn,
+        customer_id: i64,
+        limit: u32,
+    ) -> Result<Option<Vec<OrderSummary>>, DatabaseError>;
 }

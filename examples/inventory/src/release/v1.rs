@@ -1,9 +1,12 @@
-//! Release v1, the baseline: indexed customer orders, a bounded cache and a pricing deadline.
+//! Release v1, the baseline: indexed customer orders listed in one statement, a bounded cache
+//! and a pricing deadline.
 
 use std::{sync::Mutex, time::Duration};
 
 use crate::{
     cache::{CacheStats, CatalogCache, CatalogEntry, CatalogRequest, ClockCache},
+    database::{Conn, DatabaseError},
+    model::OrderSummary,
     pricing::{PricingClient, PricingError},
     release::Release,
     schema::{INITIAL_SCHEMA, Migration},
@@ -41,6 +44,16 @@ impl Release for V1 {
             Ok(outcome) => outcome,
             Err(_elapsed) => Err(PricingError::TimedOut(PRICING_TIMEOUT)),
         }
+    }
+
+    /// One statement (two round trips with the existence check), whatever the page size.
+    fn customer_orders(
+        &self,
+        connection: &mut Conn,
+        customer_id: i64,
+        limit: u32,
+    ) -> Result<Option<Vec<OrderSummary>>, DatabaseError> {
+        connection.orders_of_customer(customer_id, limit)
     }
 }
 

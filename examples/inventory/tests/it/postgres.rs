@@ -19,6 +19,7 @@ use shadowgate_data::{
     pg::{Client, PgConfig},
 };
 use shadowgate_example_inventory::{
+    database::Conn,
     postgres,
     release::{Release, v1::V1, v2::V2},
 };
@@ -116,17 +117,21 @@ impl PgServer {
         Client::connect(&self.config(database), Duration::from_secs(30)).unwrap()
     }
 
-    /// A new database holding the manifest's `[data]` (seed 1) with `orders` rows of orders.
+    /// A new database holding the manifest's `[data]` (seed 1) with `orders` orders and as many
+    /// order lines.
     fn loaded_database(&self, name: &str, orders: u64) -> String {
         self.client("postgres").query(&format!("CREATE DATABASE {name}")).unwrap();
         let manifest = manifest::parse(MANIFEST, "shadowgate.postgres.toml")
             .unwrap_or_else(|errs| panic!("{errs}"));
         let data = manifest.data.expect("the PostgreSQL manifest has [data]");
-        let overrides: RowOverrides = [("orders".to_string(), orders)].into_iter().collect();
+        let overrides: RowOverrides =
+            [("orders".to_string(), orders), ("order_lines".to_string(), orders)]
+                .into_iter()
+                .collect();
         let plan = Plan::new(&data, data.seed.unwrap_or(1), &overrides).unwrap();
         let url = self.url(name);
         let report = load_postgres_url(&url, &plan, &LoadOptions::default()).unwrap();
-        assert_eq!(report.rows, 5_000 + 20_000 + orders);
+        assert_eq!(report.rows, 5_000 + 20_000 + 2 * orders);
         url
     }
 }
@@ -173,6 +178,43 @@ fn v2_loses_the_customer_index_on_postgresql_too_and_both_return_the_same_orders
     assert!(plans[0].contains("orders_by_customer"), "v1 uses the index:\n{}", plans[0]);
     assert!(plans[1].contains("Seq Scan on orders"), "v2 scans the table:\n{}", plans[1]);
     assert_eq!(answers[0], answers[1], "the same data and query give the same rows");
+}
+
+/// The statements a release's `customer_orders` sends, counted by PostgreSQL itself: it runs
+/// in a transaction, and `pg_stat_xact_user_tables` holds that transaction's index scans.
+fn orders_index_scans<R: Release>(release: R, pg: &PgServer, db: &str) -> (Vec<i64>, i64) {
+    let mut connection = Conn::Postgres { client: pg.client(db), broken: false };
+    let Conn::Postgres { client, .. } = &mut connection else { unreachable!() };
+    client.query("BEGIN").unwrap();
+    let orders = release.customer_orders(&mut connection, 77, 20).unwrap().unwrap();
+    let Conn::Postgres { client, .. } = &mut connection else { unreachable!() };
+    let scans = client
+        .query("SELECT idx_scan FROM pg_stat_xact_user_tables WHERE relname = 'orders'")
+        .unwrap();
+    client.query("COMMIT").unwrap();
+    let scans = scans[0][0].as_deref().unwrap_or("0").parse().unwrap();
+    (orders.iter().map(|o| o.id).collect(), scans)
+}
+
+#[test]
+fn v2_lists_a_customers_orders_with_one_statement_per_order() {
+    let pg = PgServer::start();
+    let mut results = Vec::new();
+    for (name, migrations) in [("v1db", V1.migrations()), ("v2db", V2.migrations())] {
+        pg.loaded_database(name, 60_000);
+        postgres::migrate(&mut pg.client(name), migrations).unwrap();
+    }
+    results.push(orders_index_scans(V1, &pg, "v1db"));
+    results.push(orders_index_scans(V2, &pg, "v2db"));
+    let ((v1_ids, v1_scans), (v2_ids, v2_scans)) = (&results[0], &results[1]);
+    assert!(v1_ids.len() > 1, "customer 77 has several orders: {v1_ids:?}");
+    assert_eq!(v1_ids, v2_ids, "both releases answer the same orders in the same order");
+    assert_eq!(*v1_scans, 1, "v1: one index scan (orders_by_customer) for the page");
+    assert_eq!(
+        *v2_scans,
+        v2_ids.len() as i64,
+        "v2: a sequential scan for the ids, then one primary-key lookup per order"
+    );
 }
 
 #[tokio::test]
