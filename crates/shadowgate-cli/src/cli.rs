@@ -301,10 +301,12 @@ pub struct DemoArgs {
     /// Skip building the example's releases (they must already be built).
     #[arg(long)]
     pub no_build: bool,
-    /// Run the example on PostgreSQL (examples/inventory/shadowgate.postgres.toml): a server
-    /// per environment, [data] loaded with COPY and a database latency scenario.
+    /// Run the lighter variant on SQLite (examples/inventory/shadowgate.toml), with no
+    /// PostgreSQL server and no database link to shape. By default the example runs on
+    /// PostgreSQL (examples/inventory/shadowgate.postgres.toml): a server per environment,
+    /// 825,000 rows loaded with COPY, production's database latency and a latency spike.
     #[arg(long)]
-    pub postgres: bool,
+    pub sqlite: bool,
     #[command(flatten)]
     pub out_format: JsonArgs,
 }

@@ -2,7 +2,9 @@
 //!
 //! Two checks of the example inventory service: v1 against itself (an A/A check, which must
 //! pass: it shows that the judge does not cry wolf) and v1 against v2 (which carries real
-//! regressions that only show with production-sized data under load, and must fail).
+//! regressions that only show under production's conditions — its data volume, its database
+//! link's latency and a latency spike — and must fail). The example runs on PostgreSQL, a
+//! server per environment; `--sqlite` runs the lighter variant without one.
 
 use std::{path::PathBuf, time::Instant};
 
@@ -24,16 +26,23 @@ fn example_dir() -> PathBuf {
 
 pub fn run(global: &Global, args: &DemoArgs) -> Result<u8> {
     let started = Instant::now();
-    let manifest = example_dir().join(if args.postgres {
-        "shadowgate.postgres.toml"
-    } else {
+    let manifest = example_dir().join(if args.sqlite {
         "shadowgate.toml"
+    } else {
+        "shadowgate.postgres.toml"
     });
     if !manifest.exists() {
         bail!(
             "the demo needs the example application from shadowgate's source tree ({} is missing); \
              run it from a clone with `cargo xtask demo`",
             manifest.display()
+        );
+    }
+    if !args.sqlite && shadowgate_sandbox::deps::postgres_bin_dir().is_none() {
+        bail!(
+            "the demo runs the example on PostgreSQL, and no PostgreSQL server was found \
+             (/usr/lib/postgresql/*/bin/postgres); install it (apt-get install postgresql, or \
+             `cargo xtask deps`), or run the SQLite variant with `shadowgate demo --sqlite`"
         );
     }
     let stamp = context::now_ms();
