@@ -15,6 +15,8 @@
 //! - [`recommend`]: a faithful re-implementation of the Kubernetes VPA recommender as the
 //!   reference, our forecast-aware recommender, and a replay evaluator that counts OOM events,
 //!   throttling and slack for any recommender on the same trace.
+//! - [`risk`]: the rules that flag what makes a release riskier (memory growth, an error
+//!   changepoint, load, dependency latency, disk and data volume), each with its evidence.
 //!
 //! The crate is pure: it reads no files, clocks or random sources. Series arrive as slices of
 //! `(timestamp, value)` pairs with timestamps in seconds since the Unix epoch, and seeds and
@@ -25,5 +27,6 @@ pub mod anomaly;
 pub mod forecast;
 pub mod nab;
 pub mod recommend;
+pub mod risk;
 pub mod series;
 pub mod stats;

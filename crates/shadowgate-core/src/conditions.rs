@@ -108,6 +108,9 @@ pub struct RiskFlag {
     pub message: String,
 }
 
+/// The kinds of risk, written in snake case (`memory_trending_up`). Kinds were only ever added,
+/// so every older document still reads; the rules that raise each are in
+/// `shadowgate_analytics::risk`, the scenario tags each selects in `scenario::risk_tags`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskKind {
@@ -117,6 +120,37 @@ pub enum RiskKind {
     ErrorChangepoint,
     /// The forecast peak load is above the highest rate any past check used.
     LoadAboveTested,
+    /// The latency of the dependencies (databases, services) rose recently, trends up, or has
+    /// a slow tail.
+    DependencyLatency,
+    /// Disk use is forecast near the disk's capacity by the end of the horizon.
+    DiskFilling,
+    /// A table is forecast to hold more rows than any check loaded.
+    DataAboveTested,
+}
+
+impl RiskKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [RiskKind; 6] = [
+        RiskKind::MemoryTrendingUp,
+        RiskKind::ErrorChangepoint,
+        RiskKind::LoadAboveTested,
+        RiskKind::DependencyLatency,
+        RiskKind::DiskFilling,
+        RiskKind::DataAboveTested,
+    ];
+
+    /// The name as written in the document.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskKind::MemoryTrendingUp => "memory_trending_up",
+            RiskKind::ErrorChangepoint => "error_changepoint",
+            RiskKind::LoadAboveTested => "load_above_tested",
+            RiskKind::DependencyLatency => "dependency_latency",
+            RiskKind::DiskFilling => "disk_filling",
+            RiskKind::DataAboveTested => "data_above_tested",
+        }
+    }
 }
 
 /// A value in the document that cannot be used, with the field at fault.

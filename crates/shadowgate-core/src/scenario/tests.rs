@@ -134,3 +134,48 @@ fn selection_follows_risk_tags() {
     );
     assert!(selection(&memory, &[], true).unwrap().starts_with("--all-tests"));
 }
+
+#[test]
+fn latency_and_disk_risks_select_their_tags_and_say_which_flag_did() {
+    let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let db = tags(&["db-latency"]);
+    let disk = tags(&["disk", "nightly"]);
+    let volume = tags(&["volume"]);
+    assert_eq!(
+        selection(&db, &[RiskKind::DependencyLatency], false).unwrap(),
+        "predicted risk `db-latency` (dependency_latency) in the conditions"
+    );
+    assert_eq!(
+        selection(&disk, &[RiskKind::MemoryTrendingUp, RiskKind::DiskFilling], false).unwrap(),
+        "predicted risk `disk` (disk_filling) in the conditions"
+    );
+    // More rows than tested select disk and volume tests alike.
+    for t in [&disk, &volume] {
+        assert!(
+            selection(t, &[RiskKind::DataAboveTested], false)
+                .unwrap()
+                .ends_with("(data_above_tested) in the conditions")
+        );
+    }
+    // Each risk selects only its own tags.
+    assert_eq!(selection(&db, &[RiskKind::DiskFilling, RiskKind::DataAboveTested], false), None);
+    assert_eq!(selection(&disk, &[RiskKind::DependencyLatency], false), None);
+    // An error changepoint says the errors changed, not why: it selects nothing by itself.
+    for t in [&db, &disk, &volume, &tags(&["memory"])] {
+        assert_eq!(selection(t, &[RiskKind::ErrorChangepoint], false), None);
+    }
+}
+
+#[test]
+fn every_risk_tag_but_none_for_errors_is_reachable_from_a_risk_kind() {
+    for tag in RISK_TAGS {
+        assert!(
+            RiskKind::ALL.iter().any(|k| risk_tags(*k).contains(tag)),
+            "no predicted risk selects `{tag}`"
+        );
+    }
+    for kind in RiskKind::ALL {
+        assert!(risk_tags(kind).iter().all(|t| RISK_TAGS.contains(t)), "{kind:?}");
+    }
+    assert!(risk_tags(RiskKind::ErrorChangepoint).is_empty());
+}
