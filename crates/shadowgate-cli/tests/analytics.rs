@@ -572,13 +572,24 @@ fn telemetry_csv(path: &Path, peak_rate: f64) {
 fn predict(home: &Path, dir: &Path, app: &str) -> (PathBuf, serde_json::Value) {
     let input = dir.join("telemetry.csv");
     telemetry_csv(&input, 40.0);
+    import_and_predict(home, dir, app, &input, &[])
+}
+
+/// Imports `input` as `app`'s telemetry and predicts 7 days ahead with `extra` arguments.
+fn import_and_predict(
+    home: &Path,
+    dir: &Path,
+    app: &str,
+    input: &Path,
+    extra: &[&str],
+) -> (PathBuf, serde_json::Value) {
     let out = shadowgate(home, &["ingest", "import", input.to_str().unwrap(), "--app", app]);
     assert!(out.status.success(), "{}", stderr(&out));
     let file = dir.join("conditions.json");
-    let out = shadowgate(
-        home,
-        &["predict", "--app", app, "--horizon", "7d", "--json", "--out", file.to_str().unwrap()],
-    );
+    let mut args =
+        vec!["predict", "--app", app, "--horizon", "7d", "--json", "--out", file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = shadowgate(home, &args);
     let doc = ok_json(&out, "predict");
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
@@ -614,11 +625,163 @@ fn predict_writes_a_versioned_document_with_estimates_resources_and_risks() {
     assert!(risks.contains(&"memory_trending_up"), "memory grows 13% a week: {risks:?}");
     assert!(risks.contains(&"error_changepoint"), "errors jumped tenfold: {risks:?}");
     assert!(!risks.contains(&"load_above_tested"), "no check has run: {risks:?}");
+    // Latency is flat, there is no disk telemetry, and no check or manifest loaded any rows.
+    for quiet in ["dependency_latency", "disk_filling", "data_above_tested"] {
+        assert!(!risks.contains(&quiet), "{quiet}: {}", doc["risks"]);
+    }
     // The latest prediction is kept for `check --conditions predicted`.
     let latest = home.join("conditions/shop/latest.json");
     let kept: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(latest).unwrap()).unwrap();
     assert_eq!(kept, doc);
+}
+
+/// Telemetry with the risks `db-latency` and `disk` are about: two weeks at 15-minute steps
+/// in which the dependency latency steps from about 2.25 ms to about 9.25 ms for the last day,
+/// disk use grows from 50 GiB to 80 GiB of a 100 GiB disk (about 95 GiB a week later), and
+/// the `orders` table grows from 5000 to about 9000 rows.
+fn risky_telemetry_csv(path: &Path) {
+    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+    let mut noise = Noise(91);
+    let n = 14 * DAY_STEPS;
+    let mut text = String::from("timestamp,metric,value,labels\n");
+    for i in 0..n {
+        let t = T0 + i as i64 * STEP;
+        let base = if i >= n - DAY_STEPS { 0.009 } else { 0.002 };
+        let latency = base + 0.0005 * noise.uniform();
+        let used = (50.0 + 30.0 * i as f64 / n as f64) * GIB + 0.05 * GIB * noise.normal();
+        text.push_str(&format!("{t},network_latency_seconds,{latency},\n"));
+        text.push_str(&format!("{t},disk_used_bytes,{used},mountpoint=/data\n"));
+        text.push_str(&format!("{t},disk_size_bytes,{},mountpoint=/data\n", 100.0 * GIB));
+        text.push_str(&format!("{t},table_rows,{},table=orders\n", 5000 + 3 * i));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// The probe manifest with a `[data]` that loads 3000 `orders` rows, and one test per risk
+/// tag: `db-latency`, `disk` and `memory`.
+fn write_risk_manifest(dir: &Path, app: &str) -> PathBuf {
+    let manifest = write_manifest(dir, app);
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text.push_str(
+        "\n[data]\nseed = 1\n\n[[data.tables]]\nname = \"orders\"\nrows = 3000\n\n\
+         [[data.tables.columns]]\nname = \"id\"\ngen = \"sequence\"\n\n\
+         [[tests]]\nname = \"slow database\"\ntags = [\"db-latency\"]\ncommand = \"true\"\n\n\
+         [[tests]]\nname = \"full disk\"\ntags = [\"disk\"]\ncommand = \"true\"\n\n\
+         [[tests]]\nname = \"memory soak\"\ntags = [\"memory\"]\ncommand = \"true\"\n",
+    );
+    std::fs::write(&manifest, text).unwrap();
+    manifest
+}
+
+fn risk<'a>(doc: &'a serde_json::Value, kind: &str) -> &'a str {
+    doc["risks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} risk: {}", doc["risks"]))["message"]
+        .as_str()
+        .unwrap()
+}
+
+#[test]
+fn predict_flags_dependency_latency_a_filling_disk_and_more_rows_than_the_manifest_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let input = dir.path().join("risky.csv");
+    risky_telemetry_csv(&input);
+    let manifest = write_risk_manifest(dir.path(), "probe");
+    let (_, doc) = import_and_predict(
+        &home,
+        dir.path(),
+        "probe",
+        &input,
+        &["--manifest", manifest.to_str().unwrap()],
+    );
+
+    let latency = risk(&doc, "dependency_latency");
+    let prefix = "dependency latency `network_latency_seconds`: its median over the last day, 9.";
+    assert!(latency.starts_with(prefix), "{latency}");
+    assert!(latency.contains("ms median before it"), "{latency}");
+    assert!(latency.contains("× the 2."), "the median before the step: {latency}");
+    let disk = risk(&doc, "disk_filling");
+    assert!(disk.starts_with("disk use `disk_used_bytes` is forecast at 9"), "{disk}");
+    assert!(disk.contains("growing 2.1GiB a day"), "{disk}");
+    assert!(disk.contains("of the 100GiB capacity (flagged from 90%)"), "{disk}");
+    let data = risk(&doc, "data_above_tested");
+    assert!(data.contains("table `orders` is forecast at 110"), "{data}");
+    assert!(data.contains("the 3000 rows the manifest's [data] loads"), "{data}");
+    // The document reads back as a conditions document, new kinds and all.
+    assert_eq!(doc["version"], 1);
+    let latest = home.join("conditions/probe/latest.json");
+    let kept: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(latest).unwrap()).unwrap();
+    assert_eq!(kept, doc);
+
+    // Without the manifest nothing says how many rows were tested; a manifest of another
+    // application is refused.
+    let out = shadowgate(&home, &["predict", "--app", "probe", "--json"]);
+    let bare = ok_json(&out, "predict without --manifest");
+    let kinds: Vec<&str> =
+        bare["risks"].as_array().unwrap().iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert!(!kinds.contains(&"data_above_tested"), "{kinds:?}");
+    assert!(kinds.contains(&"dependency_latency") && kinds.contains(&"disk_filling"), "{kinds:?}");
+    let out =
+        shadowgate(&home, &["predict", "--app", "shop", "--manifest", manifest.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("it describes app `probe`, not `shop`"), "{}", stderr(&out));
+}
+
+#[test]
+fn check_runs_the_db_latency_and_disk_tests_a_prediction_selects_and_says_why() {
+    support::require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let input = dir.path().join("risky.csv");
+    risky_telemetry_csv(&input);
+    let manifest = write_risk_manifest(dir.path(), "probe");
+    let (file, _) = import_and_predict(&home, dir.path(), "probe", &input, &[]);
+    let out = shadowgate(
+        &home,
+        &[
+            "check",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "-b",
+            "r1",
+            "-c",
+            "r1",
+            "--conditions",
+            file.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(matches!(out.status.code(), Some(0 | 1)), "check ran: {}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tests = report["tests"].as_array().unwrap();
+    let why = |name: &str| -> Vec<&str> {
+        tests
+            .iter()
+            .filter(|t| t["name"].as_str().unwrap().starts_with(name))
+            .map(|t| t["selected_because"].as_str().unwrap())
+            .collect()
+    };
+    // One result per arm, each with the risk that selected it.
+    assert_eq!(
+        why("slow database"),
+        ["predicted risk `db-latency` (dependency_latency) in the conditions"; 2],
+        "{tests:?}"
+    );
+    assert_eq!(
+        why("full disk"),
+        ["predicted risk `disk` (disk_filling) in the conditions"; 2],
+        "{tests:?}"
+    );
+    assert!(why("memory soak").is_empty(), "memory is not predicted: {tests:?}");
+    assert!(tests.iter().all(|t| t["passed"] == true), "{tests:?}");
+    let warnings = report["warnings"].to_string();
+    assert!(warnings.contains("test `memory soak` did not run"), "{warnings}");
 }
 
 fn write_manifest(dir: &Path, app: &str) -> PathBuf {

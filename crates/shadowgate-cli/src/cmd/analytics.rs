@@ -26,11 +26,12 @@ use shadowgate_analytics::{
         replay::{self, ReplayConfig, ReplayReport},
         vpa::{VpaConfig, VpaRecommender},
     },
+    risk::{self, TestedRows},
 };
 use shadowgate_core::{
     conditions::{
         CONDITIONS_VERSION, Estimate, NetworkObserved, Percentiles, PredictedConditions,
-        ResourceRecommendation, RiskFlag, RiskKind, TableVolume,
+        ResourceRecommendation, TableVolume,
     },
     units::HumanDuration,
 };
@@ -149,6 +150,17 @@ pub struct PredictArgs {
     pub horizon: String,
     #[command(flatten)]
     pub metrics: MetricNames,
+    /// Disk space used, in bytes (a gauge; series with different labels are added up).
+    #[arg(long, default_value = "disk_used_bytes")]
+    pub disk_used_metric: String,
+    /// The disk's capacity in bytes (a gauge); its latest value is the limit disk use is
+    /// judged against.
+    #[arg(long, default_value = "disk_size_bytes")]
+    pub disk_size_metric: String,
+    /// The application's manifest: the row counts its `[data]` loads count as tested data
+    /// volumes, beside those past checks loaded.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
     /// Also write the document here (it is always kept as the app's latest prediction).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -808,53 +820,83 @@ fn percentiles(points: &[(i64, f64)], scale: f64, metric: &str) -> Option<Percen
     })
 }
 
-/// Least-squares slope (per second) and the share of variance the line explains.
-fn trend(points: &[(i64, f64)]) -> Option<(f64, f64)> {
-    if points.len() < 10 {
-        return None;
-    }
-    let n = points.len() as f64;
-    let t0 = points[0].0 as f64;
-    let mx = points.iter().map(|p| p.0 as f64 - t0).sum::<f64>() / n;
-    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for p in points {
-        let (dx, dy) = (p.0 as f64 - t0 - mx, p.1 - my);
-        sxy += dx * dy;
-        sxx += dx * dx;
-        syy += dy * dy;
-    }
-    if sxx == 0.0 || syy == 0.0 {
-        return None;
-    }
-    Some((sxy / sxx, sxy * sxy / (sxx * syy)))
+/// What past checks of an application ran with: the highest request rate and, per table, the
+/// most rows loaded (from their settings `rate` and `data.TABLE`).
+#[derive(Debug, Default)]
+struct Tested {
+    rate: Option<f64>,
+    rows: TestedRows,
 }
 
-/// The highest request rate any past check of `app` used.
-fn highest_tested_rate(store: &dyn Store, app: &str) -> Result<Option<f64>> {
-    let mut best: Option<f64> = None;
+fn tested_by_checks(store: &dyn Store, app: &str) -> Result<Tested> {
+    let mut tested = Tested::default();
     for run in store.runs(1000)?.into_iter().filter(|r| r.app == app && r.kind == "check") {
         let settings =
             run.config.get("settings").and_then(|s| s.as_array()).cloned().unwrap_or_default();
         for s in settings {
-            if s.get("name").and_then(|n| n.as_str()) == Some("rate")
-                && let Some(rate) = s
-                    .get("value")
-                    .and_then(|v| v.as_str())
-                    .and_then(|v| v.trim_end_matches("/s").parse::<f64>().ok())
+            let (Some(name), Some(value)) =
+                (s.get("name").and_then(|n| n.as_str()), s.get("value").and_then(|v| v.as_str()))
+            else {
+                continue;
+            };
+            if name == "rate"
+                && let Ok(rate) = value.trim_end_matches("/s").parse::<f64>()
             {
-                best = Some(best.map_or(rate, |b: f64| b.max(rate)));
+                tested.rate = Some(tested.rate.map_or(rate, |b| b.max(rate)));
+            } else if let Some(table) = name.strip_prefix("data.")
+                && let Some(rows) = loaded_rows(value)
+            {
+                more_rows(&mut tested.rows, table, rows, "a past check");
             }
         }
     }
-    Ok(best)
+    Ok(tested)
+}
+
+/// The row count of a `data.TABLE` setting, written `TABLE = N rows`.
+fn loaded_rows(value: &str) -> Option<f64> {
+    let (_, rest) = value.rsplit_once(" = ")?;
+    rest.strip_suffix(" rows")?.trim().parse::<f64>().ok().filter(|r| r.is_finite())
+}
+
+fn more_rows(tested: &mut TestedRows, table: &str, rows: f64, source: &str) {
+    match tested.get(table) {
+        Some((known, _)) if *known >= rows => {}
+        _ => {
+            tested.insert(table.to_string(), (rows, source.to_string()));
+        }
+    }
+}
+
+/// The row counts a manifest's `[data]` loads (tables with `rows = "predicted"` have none).
+fn manifest_rows(path: &Path, app: &str) -> Result<TestedRows> {
+    let loaded = context::load_manifest(path)?;
+    let name = &loaded.manifest.app.name;
+    if name != app {
+        bail!(
+            "--manifest {}: it describes app `{name}`, not `{app}`; pass the manifest of `{app}`",
+            path.display()
+        );
+    }
+    let mut tested = TestedRows::new();
+    for table in loaded.manifest.data.iter().flat_map(|d| &d.tables) {
+        if let shadowgate_data::Rows::Count(n) = table.rows {
+            more_rows(&mut tested, &table.name, n as f64, "the manifest's [data]");
+        }
+    }
+    Ok(tested)
 }
 
 pub fn predict(global: &Global, args: &PredictArgs) -> Result<u8> {
     let horizon = parse_horizon(&args.horizon)?;
+    let app = &args.app;
+    // The manifest first: a wrong one is an error before any work.
+    let loaded_rows_of_manifest = match &args.manifest {
+        Some(path) => manifest_rows(path, app)?,
+        None => TestedRows::new(),
+    };
     let store = context::open_store(global)?;
     let m = &args.metrics;
-    let app = &args.app;
     let mut warnings = Vec::new();
     let mut sources = 0usize;
     let mut series = |metric: &str| -> Result<Vec<(i64, f64)>> {
@@ -872,6 +914,8 @@ pub fn predict(global: &Global, args: &PredictArgs) -> Result<u8> {
     let latency = series(&m.latency_metric)?;
     let bandwidth = series(&m.bandwidth_metric)?;
     let memory = series(&m.memory_metric)?;
+    let disk_used = series(&args.disk_used_metric)?;
+    let disk_size = series(&args.disk_size_metric)?;
     if sources == 0 {
         // Nothing at all: name what was looked for, as need_series does.
         need_series(&store, app, &m.requests_metric)?;
@@ -897,7 +941,7 @@ pub fn predict(global: &Global, args: &PredictArgs) -> Result<u8> {
     for (table, mut points) in per_table {
         points.sort_by_key(|p| p.0);
         let last = points[points.len() - 1].1;
-        let growth = trend(&points).map_or(0.0, |(slope, _)| slope.max(0.0) * horizon as f64);
+        let growth = risk::trend(&points).map_or(0.0, |t| t.slope.max(0.0) * horizon as f64);
         data_volume.push(TableVolume {
             table,
             rows: (last + growth).round(),
@@ -929,57 +973,39 @@ pub fn predict(global: &Global, args: &PredictArgs) -> Result<u8> {
         }
     };
 
-    // Risks.
-    let mut risks = Vec::new();
-    if let Some((slope, r2)) = trend(&memory) {
-        let mean = memory.iter().map(|p| p.1).sum::<f64>() / memory.len() as f64;
-        let growth = slope * horizon as f64;
-        if slope > 0.0 && r2 >= 0.5 && mean > 0.0 && growth / mean >= 0.1 {
-            risks.push(RiskFlag {
-                kind: RiskKind::MemoryTrendingUp,
-                message: format!(
-                    "`{}` grows by {:.0}% of its mean over the horizon at the current trend (R² {:.2})",
-                    m.memory_metric,
-                    growth / mean * 100.0,
-                    r2
-                ),
-            });
-        }
+    // Risks: the rules are pure (shadowgate_analytics::risk); this gathers their inputs.
+    let network = NetworkObserved {
+        latency_ms: percentiles(&latency, 1000.0, &m.latency_metric),
+        bandwidth_bytes_per_second: percentiles(&bandwidth, 1.0, &m.bandwidth_metric),
+    };
+    let mut tested = tested_by_checks(&store, app)?;
+    for (table, (rows, source)) in &loaded_rows_of_manifest {
+        more_rows(&mut tested.rows, table, *rows, source);
     }
-    if errors.len() > 16 {
-        let mut config = DetectorConfig::default();
-        config.warmup_rows = config.warmup_rows.min(errors.len() / 2).max(8);
-        config.max_history_rows = config.max_history_rows.max(config.warmup_rows);
-        let scores = anomaly::score_series(&errors, &config).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let recent_from = errors[errors.len() - 1].0 - 86_400;
-        if let Some((ts, _)) = errors
-            .iter()
-            .zip(&scores)
-            .filter(|((t, _), s)| *t >= recent_from && **s >= DEFAULT_ALARM_SCORE)
-            .map(|(p, s)| (p.0, *s))
-            .next_back()
-        {
-            risks.push(RiskFlag {
-                kind: RiskKind::ErrorChangepoint,
-                message: format!(
-                    "`{}` changed abruptly in the last day (at Unix time {ts})",
-                    m.errors_metric
-                ),
-            });
-        }
+    let latency_ms: Vec<(i64, f64)> = latency.iter().map(|&(t, v)| (t, v * 1000.0)).collect();
+    let capacity = disk_size.last().map(|p| p.1);
+    if !disk_used.is_empty() && capacity.is_none() {
+        warnings.push(format!(
+            "disk use is not judged: no capacity in `{}` to compare `{}` with",
+            args.disk_size_metric, args.disk_used_metric
+        ));
     }
-    if let Some(peak) = &peak_request_rate
-        && let Some(tested) = highest_tested_rate(&store, app)?
-        && peak.upper80 > tested
-    {
-        risks.push(RiskFlag {
-            kind: RiskKind::LoadAboveTested,
-            message: format!(
-                "the forecast peak ({:.1}/s, 80% up to {:.1}/s) is above the highest rate any check used ({tested}/s)",
-                peak.expected, peak.upper80
-            ),
-        });
-    }
+    let risks: Vec<_> = [
+        risk::memory_trending_up(&memory, horizon, &m.memory_metric),
+        risk::error_changepoint(&errors, &m.errors_metric).map_err(|e| anyhow::anyhow!("{e}"))?,
+        peak_request_rate.as_ref().and_then(|peak| risk::load_above_tested(peak, tested.rate)),
+        risk::dependency_latency(
+            &latency_ms,
+            network.latency_ms.as_ref(),
+            horizon,
+            &m.latency_metric,
+        ),
+        risk::disk_filling(&disk_used, capacity, horizon, &args.disk_used_metric),
+        risk::data_above_tested(&data_volume, &tested.rows),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
 
     let document = PredictedConditions {
         version: CONDITIONS_VERSION,
@@ -990,10 +1016,7 @@ pub fn predict(global: &Global, args: &PredictArgs) -> Result<u8> {
         peak_concurrency,
         data_volume,
         resources,
-        network: NetworkObserved {
-            latency_ms: percentiles(&latency, 1000.0, &m.latency_metric),
-            bandwidth_bytes_per_second: percentiles(&bandwidth, 1.0, &m.bandwidth_metric),
-        },
+        network,
         risks,
     };
     document.validate().map_err(|e| anyhow::anyhow!("the prediction is unusable: {e}"))?;
@@ -1095,10 +1118,15 @@ mod tests {
     }
 
     #[test]
-    fn trend_finds_growth() {
-        let points: Vec<(i64, f64)> = (0..100).map(|i| (i * 60, 100.0 + i as f64)).collect();
-        let (slope, r2) = trend(&points).unwrap();
-        assert!((slope - 1.0 / 60.0).abs() < 1e-9);
-        assert!(r2 > 0.99);
+    fn data_settings_give_the_most_rows_a_check_loaded() {
+        assert_eq!(loaded_rows("orders = 30000 rows"), Some(30000.0));
+        assert_eq!(loaded_rows("orders = many rows"), None);
+        assert_eq!(loaded_rows("30000"), None);
+        let mut tested = TestedRows::new();
+        more_rows(&mut tested, "orders", 500.0, "a past check");
+        more_rows(&mut tested, "orders", 300.0, "the manifest's [data]");
+        assert_eq!(tested["orders"], (500.0, "a past check".to_string()));
+        more_rows(&mut tested, "orders", 900.0, "the manifest's [data]");
+        assert_eq!(tested["orders"], (900.0, "the manifest's [data]".to_string()));
     }
 }
