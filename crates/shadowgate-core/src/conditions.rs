@@ -5,6 +5,15 @@
 //! document they do not understand instead of misreading it. Every estimate keeps the metric it
 //! came from, so a report can say where a condition came from.
 //!
+//! `risks` lists what makes the release riskier than usual, each a [`RiskKind`] and a sentence
+//! with the evidence in numbers: memory trending up, an error changepoint, load above the
+//! highest rate any check used, dependency latency that stepped up, trends up or has a slow
+//! tail, a disk forecast at 90 % of its capacity, and tables forecast above the rows any check
+//! loaded. A check runs a scenario or test with a risk tag only when a flagged risk maps to the
+//! tag (`scenario::risk_tags`). New kinds are added without a version change: every older
+//! document still reads, and a reader older than a kind refuses the document with an error
+//! naming the unknown kind.
+//!
 //! This module only defines the types and checks their values; encoding (JSON) is the caller's.
 
 use serde::{Deserialize, Serialize};
