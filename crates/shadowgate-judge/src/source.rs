@@ -7,7 +7,9 @@
 //! | source | kind | what the caller provides per arm |
 //! |---|---|---|
 //! | `request.latency` | continuous, seconds | the latency of every request after warm-up |
+//! | `request.latency.<name>` | continuous, seconds | the same, for the requests of one named kind (e.g. a `[[traffic.requests]]` entry) |
 //! | `request.errors` | count per request | failed requests, and all requests as the exposure |
+//! | `request.errors.<name>` | count per request | the same, for the requests of one named kind |
 //! | `request.timeouts` | count per request | timed-out requests, and all requests as the exposure |
 //! | `interval.latency.pNN` | continuous, seconds | the NN-th latency percentile of each interval (e.g. `p99`, `p99.9`) |
 //! | `resource.cpu` | continuous, cores | CPU use sampled at a fixed period |
@@ -25,8 +27,12 @@ use std::{fmt, str::FromStr};
 pub enum MetricSource {
     /// `request.latency`
     RequestLatency,
+    /// `request.latency.<name>`: the latency of the requests of one kind.
+    RequestLatencyOf { request: String },
     /// `request.errors`
     RequestErrors,
+    /// `request.errors.<name>`: the failures among the requests of one kind.
+    RequestErrorsOf { request: String },
     /// `request.timeouts`
     RequestTimeouts,
     /// `interval.latency.p<percentile>`, with the percentile strictly between 0 and 100.
@@ -83,6 +89,8 @@ const FIXED_SOURCES: [MetricSource; 7] = [
 ];
 
 const INTERVAL_LATENCY_PREFIX: &str = "interval.latency.p";
+const REQUEST_LATENCY_PREFIX: &str = "request.latency.";
+const REQUEST_ERRORS_PREFIX: &str = "request.errors.";
 const PROMETHEUS_PREFIX: &str = "prom:";
 
 /// A source string that names no source.
@@ -97,13 +105,17 @@ impl MetricSource {
     /// How this source's data is compared.
     pub fn kind(&self) -> MetricKind {
         match self {
-            MetricSource::RequestLatency | MetricSource::IntervalLatency { .. } => {
+            MetricSource::RequestLatency
+            | MetricSource::RequestLatencyOf { .. }
+            | MetricSource::IntervalLatency { .. } => {
                 MetricKind::Continuous { unit: Unit::Seconds }
             }
             MetricSource::ResourceCpu => MetricKind::Continuous { unit: Unit::Cores },
             MetricSource::ResourceMemory => MetricKind::Continuous { unit: Unit::Bytes },
             MetricSource::Prometheus { .. } => MetricKind::Continuous { unit: Unit::Unspecified },
-            MetricSource::RequestErrors | MetricSource::RequestTimeouts => {
+            MetricSource::RequestErrors
+            | MetricSource::RequestErrorsOf { .. }
+            | MetricSource::RequestTimeouts => {
                 MetricKind::Count { exposure: ExposureUnit::Requests }
             }
             MetricSource::EventOomKill | MetricSource::EventRestart => {
@@ -116,7 +128,13 @@ impl MetricSource {
     pub fn label(&self) -> String {
         match self {
             MetricSource::RequestLatency => "request latency".into(),
+            MetricSource::RequestLatencyOf { request } => {
+                format!("latency of `{request}` requests")
+            }
             MetricSource::RequestErrors => "error rate".into(),
+            MetricSource::RequestErrorsOf { request } => {
+                format!("error rate of `{request}` requests")
+            }
             MetricSource::RequestTimeouts => "timeout rate".into(),
             MetricSource::IntervalLatency { percentile } => {
                 format!("p{percentile} latency per interval")
@@ -132,7 +150,9 @@ impl MetricSource {
     /// Every accepted form, for help texts.
     pub fn vocabulary() -> String {
         let mut forms: Vec<String> = FIXED_SOURCES.iter().map(MetricSource::to_string).collect();
-        forms.insert(3, "interval.latency.p<percentile> (e.g. interval.latency.p99)".into());
+        forms.insert(1, "request.latency.<request name>".into());
+        forms.insert(3, "request.errors.<request name>".into());
+        forms.insert(5, "interval.latency.p<percentile> (e.g. interval.latency.p99)".into());
         forms.push("prom:<metric name>".into());
         forms.join(", ")
     }
@@ -160,6 +180,21 @@ impl FromStr for MetricSource {
                 ))),
             };
         }
+        for (prefix, make) in [
+            (REQUEST_LATENCY_PREFIX, latency_of as fn(String) -> MetricSource),
+            (REQUEST_ERRORS_PREFIX, errors_of),
+        ] {
+            if let Some(request) = text.strip_prefix(prefix) {
+                return if is_request_name(request) {
+                    Ok(make(request.to_string()))
+                } else {
+                    Err(error(format!(
+                        "after `{prefix}` comes the `name` of a [[traffic.requests]] entry \
+                         (letters, digits, `-`, `_` and `.`), such as `{prefix}checkout`"
+                    )))
+                };
+            }
+        }
         if let Some(name) = text.strip_prefix(PROMETHEUS_PREFIX) {
             return if is_prometheus_name(name) {
                 Ok(MetricSource::Prometheus { name: name.to_string() })
@@ -185,7 +220,13 @@ impl fmt::Display for MetricSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MetricSource::RequestLatency => f.write_str("request.latency"),
+            MetricSource::RequestLatencyOf { request } => {
+                write!(f, "{REQUEST_LATENCY_PREFIX}{request}")
+            }
             MetricSource::RequestErrors => f.write_str("request.errors"),
+            MetricSource::RequestErrorsOf { request } => {
+                write!(f, "{REQUEST_ERRORS_PREFIX}{request}")
+            }
             MetricSource::RequestTimeouts => f.write_str("request.timeouts"),
             MetricSource::IntervalLatency { percentile } => {
                 write!(f, "{INTERVAL_LATENCY_PREFIX}{percentile}")
@@ -210,6 +251,18 @@ impl<'de> Deserialize<'de> for MetricSource {
         let text = String::deserialize(deserializer)?;
         text.parse().map_err(serde::de::Error::custom)
     }
+}
+
+fn latency_of(request: String) -> MetricSource {
+    MetricSource::RequestLatencyOf { request }
+}
+
+fn errors_of(request: String) -> MetricSource {
+    MetricSource::RequestErrorsOf { request }
+}
+
+fn is_request_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 fn is_prometheus_name(name: &str) -> bool {

@@ -93,15 +93,17 @@ pub fn interval_counts(records: &[RequestRecord], interval: Duration) -> Vec<(i6
         .collect()
 }
 
-/// Builds the judge's input for every configured metric.
+/// Builds the judge's input for every configured metric. `requests` names the request kinds
+/// (indexed by [`RequestRecord::kind`]), for the per-request sources.
 pub fn metric_inputs(
     metrics: &[MetricConfig],
     baseline: &ArmData,
     candidate: &ArmData,
     window: Window,
     interval: Duration,
+    requests: &[&str],
 ) -> Vec<MetricInput> {
-    metrics.iter().map(|m| input_for(m, baseline, candidate, window, interval)).collect()
+    metrics.iter().map(|m| input_for(m, baseline, candidate, window, interval, requests)).collect()
 }
 
 fn input_for(
@@ -110,6 +112,7 @@ fn input_for(
     c: &ArmData,
     window: Window,
     interval: Duration,
+    kinds: &[&str],
 ) -> MetricInput {
     let name = m.name.as_str();
     let in_window = |series: &[(i64, f64)]| -> Vec<f64> {
@@ -120,6 +123,33 @@ fn input_for(
         MetricSource::RequestLatency => {
             let lat = |a: &ArmData| measured(&a.records).map(|r| r.latency.as_secs_f64()).collect();
             MetricInput::continuous(name, lat(b), lat(c))
+        }
+        MetricSource::RequestLatencyOf { request } | MetricSource::RequestErrorsOf { request } => {
+            let Some(kind) = kinds.iter().position(|n| n == request) else {
+                return MetricInput::failed(
+                    name,
+                    &format!(
+                        "no request of this run is named `{request}` (its requests: {})",
+                        kinds.join(", ")
+                    ),
+                );
+            };
+            let (bk, ck): (Vec<&RequestRecord>, Vec<&RequestRecord>) = (
+                measured(&b.records).filter(|r| r.kind == kind).collect(),
+                measured(&c.records).filter(|r| r.kind == kind).collect(),
+            );
+            if matches!(m.source, MetricSource::RequestLatencyOf { .. }) {
+                let lat =
+                    |rs: &[&RequestRecord]| rs.iter().map(|r| r.latency.as_secs_f64()).collect();
+                MetricInput::continuous(name, lat(&bk), lat(&ck))
+            } else {
+                let errors = |rs: &[&RequestRecord]| rs.iter().filter(|r| failed(r)).count() as u64;
+                MetricInput::count(
+                    name,
+                    (errors(&bk), bk.len() as f64),
+                    (errors(&ck), ck.len() as f64),
+                )
+            }
         }
         MetricSource::RequestErrors => {
             let errors = |a: &ArmData| measured(&a.records).filter(|r| failed(r)).count() as u64;
@@ -232,7 +262,7 @@ mod tests {
         };
         let metrics = shadowgate_judge::default_metrics();
         let window = Window { start_ms: 0, end_ms: 1000 };
-        let inputs = metric_inputs(&metrics, &arm(0), &arm(3), window, Duration::from_secs(1));
+        let inputs = metric_inputs(&metrics, &arm(0), &arm(3), window, Duration::from_secs(1), &[]);
         let errors = inputs.iter().find(|i| i.name == "error_rate").unwrap();
         match &errors.data {
             Ok(MetricData::Count { baseline, candidate }) => {
@@ -241,6 +271,60 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn per_request_sources_take_only_that_requests_records() {
+        let arm = |slow_ms: u64, failures: u64| ArmData {
+            records: (0..40)
+                .map(|i| {
+                    let mut r = rec(
+                        i * 10,
+                        if i % 2 == 1 { slow_ms } else { 5 },
+                        Some(200),
+                        None,
+                        Phase::Measured,
+                    );
+                    r.kind = (i % 2) as usize;
+                    if r.kind == 1 && i / 2 < failures {
+                        r.status = Some(503);
+                    }
+                    r
+                })
+                .collect(),
+            ..ArmData::default()
+        };
+        let metrics: Vec<MetricConfig> =
+            ["request.latency.page", "request.errors.page", "request.latency.nope"]
+                .iter()
+                .map(|s| MetricConfig::new(*s, s.parse().unwrap()))
+                .collect();
+        let window = Window { start_ms: 0, end_ms: 1000 };
+        let inputs = metric_inputs(
+            &metrics,
+            &arm(20, 0),
+            &arm(90, 4),
+            window,
+            Duration::from_secs(1),
+            &["item", "page"],
+        );
+        match &inputs[0].data {
+            Ok(MetricData::Continuous { baseline, candidate }) => {
+                assert_eq!(baseline.len(), 20);
+                assert!(baseline.iter().all(|v| (*v - 0.020).abs() < 1e-9), "{baseline:?}");
+                assert!(candidate.iter().all(|v| (*v - 0.090).abs() < 1e-9), "{candidate:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match &inputs[1].data {
+            Ok(MetricData::Count { baseline, candidate }) => {
+                assert_eq!((baseline.events, baseline.exposure), (0, 20.0));
+                assert_eq!((candidate.events, candidate.exposure), (4, 20.0));
+            }
+            other => panic!("{other:?}"),
+        }
+        let missing = inputs[2].data.as_ref().unwrap_err();
+        assert!(missing.contains("no request of this run is named `nope`"), "{missing}");
     }
 
     #[test]
@@ -257,6 +341,7 @@ mod tests {
             &c,
             Window { start_ms: 0, end_ms: 1000 },
             Duration::from_secs(1),
+            &[],
         );
         let cpu = inputs.iter().find(|i| i.name == "cpu").unwrap();
         assert_eq!(

@@ -248,7 +248,9 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
             start_ms: plan.warmup().as_millis() as i64,
             end_ms: load.elapsed.as_millis() as i64,
         };
-        let inputs = collect::metric_inputs(&judge.metrics, &arms[0], &arms[1], window, INTERVAL);
+        let names: Vec<&str> = plan.request_names().collect();
+        let inputs =
+            collect::metric_inputs(&judge.metrics, &arms[0], &arms[1], window, INTERVAL, &names);
         let mut verdict = shadowgate_judge::judge(&judge, &inputs);
         let diff_passes = diff.as_ref().is_none_or(|d| d.passed);
         // A response diff beyond noise, or a test that fails only on the candidate, fails the

@@ -142,3 +142,23 @@ fn conditions_section_is_parsed_and_checked_against_dependencies_and_data() {
     assert_eq!(db.jitter.unwrap().0.as_millis(), 5);
     assert_eq!(db.bytes_per_second.unwrap().0, 2 << 20);
 }
+
+#[test]
+fn a_per_request_judge_metric_must_name_a_traffic_request() {
+    let base = "[app]\nname = \"inventory\"\n[releases.v1]\npath = \"dist/v1\"\n[run]\ncommand = \"x {port}\"\n\
+                [traffic]\nrate = 10\n[[traffic.requests]]\nname = \"item\"\npath = \"/items/1\"\n\
+                [[traffic.requests]]\npath = \"/healthz\"\n";
+    let metric = |source: &str| {
+        format!(
+            "{base}[[judge.metrics]]\nname = \"m\"\nsource = \"{source}\"\ndirection = \"increase\"\n"
+        )
+    };
+    let m = parse(&metric("request.latency.item"), "m.toml").unwrap();
+    let source = &m.judge.unwrap().metrics[0].source;
+    assert_eq!(source.to_string(), "request.latency.item");
+
+    let errors = parse(&metric("request.errors.checkout"), "m.toml").unwrap_err().to_string();
+    assert!(errors.contains("judge.metrics[0].source"), "{errors}");
+    assert!(errors.contains("no [[traffic.requests]] entry is named `checkout`"), "{errors}");
+    assert!(errors.contains("use one of the named requests: item"), "{errors}");
+}

@@ -279,6 +279,37 @@ pub(crate) fn validate(m: &Manifest) -> Vec<Problem> {
             );
         }
     }
+    // A replayed recording names its own request kinds; only the generated mix is checked here.
+    if let Some(judge) =
+        m.judge.as_ref().filter(|_| m.traffic.as_ref().is_none_or(|t| t.replay.is_none()))
+    {
+        let named: Vec<&str> = m
+            .traffic
+            .iter()
+            .flat_map(|t| t.requests.iter().filter_map(|r| r.name.as_deref()))
+            .collect();
+        for (i, metric) in judge.metrics.iter().enumerate() {
+            use shadowgate_judge::source::MetricSource::{RequestErrorsOf, RequestLatencyOf};
+            let (RequestLatencyOf { request } | RequestErrorsOf { request }) = &metric.source
+            else {
+                continue;
+            };
+            if !named.contains(&request.as_str()) {
+                problem(
+                    KeyPath::parse_under(
+                        root.clone().key("judge"),
+                        &format!("metrics[{i}].source"),
+                    ),
+                    format!("no [[traffic.requests]] entry is named `{request}`"),
+                    Some(if named.is_empty() {
+                        format!("give a [[traffic.requests]] entry `name = \"{request}\"`")
+                    } else {
+                        format!("use one of the named requests: {}", named.join(", "))
+                    }),
+                );
+            }
+        }
+    }
     if let Some(data) = &m.data {
         for p in shadowgate_data::validate(data) {
             problem(

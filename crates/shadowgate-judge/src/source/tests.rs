@@ -6,7 +6,9 @@ use super::*;
 fn every_documented_source_parses_and_prints_back() {
     let texts = [
         "request.latency",
+        "request.latency.customer-orders",
         "request.errors",
+        "request.errors.new_order.v2",
         "request.timeouts",
         "interval.latency.p50",
         "interval.latency.p99",
@@ -34,6 +36,8 @@ fn kinds_follow_the_table() {
     assert_eq!(kind("prom:x"), MetricKind::Continuous { unit: Unit::Unspecified });
     assert_eq!(kind("request.errors"), MetricKind::Count { exposure: ExposureUnit::Requests });
     assert_eq!(kind("request.timeouts"), MetricKind::Count { exposure: ExposureUnit::Requests });
+    assert_eq!(kind("request.latency.item"), MetricKind::Continuous { unit: Unit::Seconds });
+    assert_eq!(kind("request.errors.item"), MetricKind::Count { exposure: ExposureUnit::Requests });
     assert_eq!(kind("event.oom_kill"), MetricKind::Count { exposure: ExposureUnit::Seconds });
     assert_eq!(kind("event.restart"), MetricKind::Count { exposure: ExposureUnit::Seconds });
 }
@@ -68,6 +72,20 @@ fn bad_percentiles_and_prometheus_names_are_explained() {
         let error = text.parse::<MetricSource>().unwrap_err();
         assert!(error.reason.contains("Prometheus metric name"), "{text}: {error}");
     }
+}
+
+#[test]
+fn per_request_sources_name_a_request_and_explain_a_bad_name() {
+    assert_eq!(
+        "request.latency.checkout".parse::<MetricSource>().unwrap(),
+        MetricSource::RequestLatencyOf { request: "checkout".into() }
+    );
+    for text in ["request.latency.", "request.errors.a b", "request.latency.x/y"] {
+        let error = text.parse::<MetricSource>().unwrap_err();
+        assert!(error.reason.contains("[traffic.requests]"), "{text}: {error}");
+    }
+    let label = MetricSource::RequestLatencyOf { request: "checkout".into() }.label();
+    assert_eq!(label, "latency of `checkout` requests");
 }
 
 #[test]
