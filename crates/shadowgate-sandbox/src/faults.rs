@@ -1,15 +1,22 @@
 //! Faults applied to a running environment from the outside: through its cgroup files,
-//! signals, a remount of its writable layer, a balloon process in its cgroup and the
-//! Toxiproxy-compatible API of its dependencies' fault proxies.
+//! signals, a remount of its writable layer, a balloon process in its cgroup, the
+//! Toxiproxy-compatible API of its dependencies' fault proxies and the switch of its `io_error`
+//! file systems.
 //!
 //! [`Target::open`] finds an environment's host objects from its state directory (the journal
 //! and the spec); [`Injector`] starts faults and undoes them — at their end, or when it is
 //! dropped, so that no fault outlives a check that errors.
 //!
-//! `io_error` mounts a tiny FUSE file system of its own over the chosen path inside the
-//! environment's mount namespace, answering every request with EIO, and unmounts it at the
-//! end: new opens, stats, reads and writes under the path fail with EIO; descriptors the
-//! application opened before the fault keep reaching the original files.
+//! `io_error` works with the pass-through FUSE file system of [`crate::iofs`]. When the path is
+//! one of the spec's `io_error_paths`, that file system has been mounted over it since the
+//! environment started (before the install steps), so every descriptor the application holds
+//! goes through it; the fault flips its switch through its control socket: during the fault
+//! every operation under the path — lookups, stats, new opens, and reads, writes and fsyncs on
+//! descriptors opened before — fails with EIO, and afterwards everything works again with no
+//! data lost. On a path that was not pre-mounted (an environment started without it), the fault
+//! mounts the same file system, failing only, for its duration: new opens, stats, reads and
+//! writes under the path fail with EIO, but descriptors opened before keep reaching the
+//! original files.
 
 use std::{
     fs,
@@ -73,6 +80,8 @@ pub struct Target {
     disk_bytes: u64,
     /// The host address of the dependencies' fault proxy API, when it has dependencies.
     proxy_api: Option<SocketAddr>,
+    /// The pre-mounted `io_error` file systems: inside path and control socket.
+    io_error: Vec<(String, PathBuf)>,
 }
 
 impl Target {
@@ -112,6 +121,12 @@ impl Target {
             memory_bytes: spec.limits.memory_bytes,
             disk_bytes: spec.limits.disk_bytes,
             proxy_api,
+            io_error: spec
+                .io_error_paths
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.clone(), paths.io_error_control(i)))
+                .collect(),
         })
     }
 
@@ -119,13 +134,27 @@ impl Target {
         &self.cgroup
     }
 
-    /// The application's processes: everything in the cgroup but init and fault helpers.
+    /// The application's processes: everything in the cgroup but init, fault helpers and the
+    /// `io_error` file systems.
     fn app_pids(&self, helpers: &[i32]) -> Vec<i32> {
+        let eio = crate::iofs::PROCESS_NAME.to_str().unwrap_or_default();
         self.cgroup
             .pids()
             .into_iter()
             .filter(|p| *p != self.init_pid && !helpers.contains(p))
+            .filter(|p| {
+                fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default().trim() != eio
+            })
             .collect()
+    }
+
+    /// The control socket of the file system pre-mounted over `path`, if there is one.
+    fn io_error_control(&self, path: &str) -> Option<&Path> {
+        let want = path.trim_end_matches('/');
+        self.io_error
+            .iter()
+            .find(|(p, _)| p.trim_end_matches('/') == want)
+            .map(|(_, s)| s.as_path())
     }
 
     /// Whether the environment is gone (its init exited and its cgroup was removed): then
@@ -211,6 +240,10 @@ enum Undo {
     Toxic {
         proxy: String,
         toxic: String,
+    },
+    /// The pre-mounted file system whose switch goes back to passing through.
+    Pass {
+        control: PathBuf,
     },
     /// The EIO file system's server and the pipe whose closing tells it to unmount and exit.
     Eio {
@@ -368,10 +401,16 @@ impl Injector {
                     .map_err(|e| t.err(kind, e))?;
                 Undo::Enable { proxy: dependency.clone() }
             }
-            Fault::IoError { path } => {
-                let (pid, control) = eio_mount(t, path).map_err(|e| t.err(kind, e))?;
-                Undo::Eio { helper: Helper::adopt(pid), control }
-            }
+            Fault::IoError { path } => match t.io_error_control(path) {
+                Some(control) => {
+                    crate::iofs::switch(control, true).map_err(|e| t.err(kind, e))?;
+                    Undo::Pass { control: control.to_path_buf() }
+                }
+                None => {
+                    let (pid, control) = eio_mount(t, path).map_err(|e| t.err(kind, e))?;
+                    Undo::Eio { helper: Helper::adopt(pid), control }
+                }
+            },
         };
         self.active.push(Active { name: name.to_string(), kind, undo });
         Ok(())
@@ -468,6 +507,9 @@ impl Injector {
                 proxy_call(t, "POST", &format!("/proxies/{proxy}"), r#"{"enabled":true}"#)
                     .map(|_| ())
                     .map_err(|e| t.err(kind, e))
+            }
+            Undo::Pass { control } => {
+                crate::iofs::switch(&control, false).map_err(|e| t.err(kind, e))
             }
             Undo::Eio { helper, control } => {
                 // Closing the pipe makes the server unmount (lazily) and exit.
@@ -608,10 +650,11 @@ fn proxy_call(t: &Target, method: &str, path: &str, body: &str) -> Result<String
     }
 }
 
-/// Mounts a file system that fails every request with EIO over `path` inside the environment:
-/// a child process joins the environment's mount namespace and cgroup, mounts it (reporting
-/// the result on a pipe) and serves `/dev/fuse` until the control pipe closes, then unmounts
-/// (lazily) and exits. The child is named `shadowgate-eio` and journaled.
+/// Mounts the failing-only `io_error` file system over `path` inside the environment (for a
+/// path that was not pre-mounted): a child process joins the environment's mount namespace and
+/// cgroup, mounts it (reporting the result on a pipe) and serves `/dev/fuse` with
+/// [`crate::iofs::serve_failing`] until the control pipe closes, then unmounts (lazily) and
+/// exits. The child is named `shadowgate-eio` and journaled.
 fn eio_mount(t: &Target, path: &str) -> Result<(Pid, std::os::fd::OwnedFd), String> {
     use std::{
         ffi::CString,
@@ -641,8 +684,10 @@ fn eio_mount(t: &Target, path: &str) -> Result<(Pid, std::os::fd::OwnedFd), Stri
     let (report_read, report_write) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
     let (control_read, control_write) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
     let mut journal = Journal::open(&t.journal).map_err(|e| format!("open the journal: {e}"))?;
-    // SAFETY: the child only makes system calls (no allocation, no locks) and never returns
-    // into Rust code that the parent's other threads could have left inconsistent.
+    // SAFETY: until the mount is in place the child only makes system calls; then it serves
+    // the file system, which allocates (the C library's allocator is fork-safe) and starts
+    // threads of its own, but takes no lock the parent's other threads could be holding. It
+    // never returns.
     match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
         ForkResult::Child => unsafe {
             drop(report_read);
@@ -691,7 +736,7 @@ fn eio_mount(t: &Target, path: &str) -> Result<(Pid, std::os::fd::OwnedFd), Stri
     }
 }
 
-/// The EIO file system's process (after fork): only raw system calls.
+/// The EIO file system's process (after fork): only raw system calls until it is mounted.
 #[allow(clippy::too_many_arguments)]
 unsafe fn eio_child(
     fuse: i32,
@@ -759,14 +804,14 @@ unsafe fn eio_child(
         let ok = [0u8; 5];
         libc::write(report, ok.as_ptr().cast(), ok.len());
         libc::close(report);
-        serve_eio(fuse, control);
+        crate::iofs::serve_failing(fuse, control);
         libc::umount2(path.as_ptr(), libc::MNT_DETACH);
         libc::_exit(0)
     }
 }
 
 /// Closes every descriptor but `keep` (after fork: only system calls, no allocation).
-fn close_all_but(keep: &mut [i32]) {
+pub(crate) fn close_all_but(keep: &mut [i32]) {
     keep.sort_unstable();
     let mut from: u32 = 0;
     for fd in keep.iter().map(|&k| k as u32) {
@@ -778,89 +823,4 @@ fn close_all_but(keep: &mut [i32]) {
     }
     // SAFETY: as above.
     unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0) };
-}
-
-/// FUSE opcodes this server treats specially.
-const FUSE_FORGET: u32 = 2;
-const FUSE_INIT: u32 = 26;
-const FUSE_INTERRUPT: u32 = 36;
-const FUSE_BATCH_FORGET: u32 = 42;
-
-/// Answers FUSE requests until `control` is readable or closed: INIT properly, every other
-/// request with EIO (FORGET and INTERRUPT need no answer).
-unsafe fn serve_eio(fuse: i32, control: i32) {
-    unsafe {
-        // Requests can be as large as max_write plus headers; map a buffer rather than allocate.
-        const BUF: usize = 1 << 20;
-        let buf = libc::mmap(
-            std::ptr::null_mut(),
-            BUF,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        );
-        if buf == libc::MAP_FAILED {
-            return;
-        }
-        let buf = buf.cast::<u8>();
-        let u32_at = |off: usize| u32::from_ne_bytes(*(buf.add(off) as *const [u8; 4]));
-        loop {
-            let mut fds = [
-                libc::pollfd { fd: fuse, events: libc::POLLIN, revents: 0 },
-                libc::pollfd { fd: control, events: libc::POLLIN, revents: 0 },
-            ];
-            if libc::poll(fds.as_mut_ptr(), 2, -1) < 0 {
-                if *libc::__errno_location() == libc::EINTR {
-                    continue;
-                }
-                return;
-            }
-            if fds[1].revents != 0 {
-                return;
-            }
-            if fds[0].revents & libc::POLLIN == 0 {
-                if fds[0].revents != 0 {
-                    return;
-                }
-                continue;
-            }
-            let n = libc::read(fuse, buf.cast(), BUF);
-            if n < 0 {
-                match *libc::__errno_location() {
-                    libc::EINTR | libc::EAGAIN | libc::ENOENT => continue,
-                    _ => return,
-                }
-            }
-            if (n as usize) < 40 {
-                continue;
-            }
-            let opcode = u32_at(4);
-            let unique = *(buf.add(8) as *const [u8; 8]);
-            match opcode {
-                FUSE_FORGET | FUSE_BATCH_FORGET | FUSE_INTERRUPT => {}
-                FUSE_INIT => {
-                    let kernel_minor = u32_at(44);
-                    let max_readahead = u32_at(48);
-                    let mut reply = [0u8; 16 + 64];
-                    reply[0..4].copy_from_slice(&80u32.to_ne_bytes());
-                    reply[8..16].copy_from_slice(&unique);
-                    let out = &mut reply[16..];
-                    out[0..4].copy_from_slice(&7u32.to_ne_bytes());
-                    out[4..8].copy_from_slice(&kernel_minor.min(31).to_ne_bytes());
-                    out[8..12].copy_from_slice(&max_readahead.to_ne_bytes());
-                    out[20..24].copy_from_slice(&(128u32 * 1024).to_ne_bytes());
-                    out[24..28].copy_from_slice(&1u32.to_ne_bytes());
-                    libc::write(fuse, reply.as_ptr().cast(), reply.len());
-                }
-                _ => {
-                    let mut reply = [0u8; 16];
-                    reply[0..4].copy_from_slice(&16u32.to_ne_bytes());
-                    reply[4..8].copy_from_slice(&(-libc::EIO).to_ne_bytes());
-                    reply[8..16].copy_from_slice(&unique);
-                    libc::write(fuse, reply.as_ptr().cast(), reply.len());
-                }
-            }
-        }
-    }
 }

@@ -167,7 +167,20 @@ fn run(spec: &InitSpec, reporter: &mut Reporter) -> Result<i32, String> {
     let stdout_log = open_log(&spec.stdout_log)?;
     let stderr_log = open_log(&spec.stderr_log)?;
 
+    // The io_error file systems: /dev/fuse and the control sockets on the host are opened
+    // before the root is built; each is mounted over its path once the root is there, before
+    // the install steps run, so that every file they and the application open goes through it.
+    let io_error = spec
+        .io_error
+        .iter()
+        .map(|m| crate::iofs::prepare(&m.path, &m.control).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, String>>()?;
     build_root(spec)?;
+    for prepared in io_error {
+        let path = prepared.path().to_string();
+        let pid = crate::iofs::start(prepared).map_err(|e| e.to_string())?;
+        reporter.send(json!({"event": "io_error_mounted", "path": path, "pid": pid}));
+    }
     reporter.send(json!({"event": "root_ready"}));
 
     let mut signals = SigSet::empty();

@@ -20,6 +20,7 @@ pub mod deps;
 pub mod doctor;
 pub mod faults;
 pub mod init;
+pub mod iofs;
 pub mod journal;
 pub mod netns;
 pub mod oneshot;

@@ -47,6 +47,10 @@ pub struct EnvSpec {
     /// The manifest's `[data]`, loaded into a PostgreSQL dependency before the install steps.
     #[serde(default)]
     pub data: Option<crate::data::DataSpec>,
+    /// Paths inside the environment that `io_error` faults may target: each gets the
+    /// pass-through file system of [`crate::iofs`] mounted over it before the install steps.
+    #[serde(default)]
+    pub io_error_paths: Vec<String>,
 }
 
 /// One install step.
@@ -91,6 +95,16 @@ pub struct InitSpec {
     pub stderr_log: PathBuf,
     /// File descriptor number on which init reports progress as JSON lines.
     pub status_fd: i32,
+    /// The `io_error` file systems to mount before the install steps.
+    #[serde(default)]
+    pub io_error: Vec<IoErrorMount>,
+}
+
+/// One pre-mounted `io_error` file system: the inside path and its control socket on the host.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IoErrorMount {
+    pub path: String,
+    pub control: PathBuf,
 }
 
 /// A process init starts inside the environment.
@@ -144,6 +158,11 @@ impl EnvPaths {
     }
     pub fn new_root(&self) -> PathBuf {
         self.dir.join("root")
+    }
+    /// The control socket of the `io_error` file system over the `index`-th of the spec's
+    /// `io_error_paths`.
+    pub fn io_error_control(&self, index: usize) -> PathBuf {
+        self.dir.join(format!("io-error-{index}.sock"))
     }
     /// The supervisor's status: a small JSON document rewritten on every state change.
     pub fn status(&self) -> PathBuf {

@@ -404,6 +404,16 @@ impl Supervisor {
             stdout_log: log.join("stdout.log"),
             stderr_log: log.join("stderr.log"),
             status_fd,
+            io_error: self
+                .spec
+                .io_error_paths
+                .iter()
+                .enumerate()
+                .map(|(i, path)| crate::spec::IoErrorMount {
+                    path: path.clone(),
+                    control: self.paths.io_error_control(i),
+                })
+                .collect(),
         };
         let init_json = serde_json::to_vec_pretty(&init_spec).map_err(|e| e.to_string())?;
         fs::write(self.paths.init_spec(), init_json)
@@ -695,7 +705,7 @@ impl Supervisor {
 
     /// Records one progress message from init. Returns true when the application has started.
     fn on_status(
-        &self,
+        &mut self,
         msg: &serde_json::Value,
         failure: &mut Option<String>,
         app_code: &mut Option<i32>,
@@ -744,9 +754,54 @@ impl Supervisor {
                 return true;
             }
             "app_exited" => *app_code = msg["code"].as_i64().map(|c| c as i32),
+            "io_error_mounted" => {
+                let path = msg["path"].as_str().unwrap_or_default();
+                let ns_pid = msg["pid"].as_i64().unwrap_or(0) as i32;
+                // A pid that is gone already needs no journal entry; being in the environment's
+                // PID namespace, it could not have outlived init anyway.
+                if let Some(pid) = self.host_pid(ns_pid) {
+                    let object = HostObject::Process {
+                        pid,
+                        start_time: process_start_time(pid).unwrap_or(0),
+                        role: "eio-filesystem".into(),
+                    };
+                    if let Err(e) = self.record(object) {
+                        *failure = Some(e);
+                    }
+                }
+                self.event(
+                    "io_error_mounted",
+                    &format!("the io_error file system is mounted over {path}, passing through"),
+                    msg.clone(),
+                );
+            }
             _ => {}
         }
         false
+    }
+
+    /// The pid on the host of the process whose pid in the environment's PID namespace is
+    /// `ns_pid` (from the `NSpid` lines of the environment's processes).
+    fn host_pid(&self, ns_pid: i32) -> Option<i32> {
+        let init = self.init?.as_raw();
+        let ns = fs::read_link(format!("/proc/{init}/ns/pid")).ok()?;
+        let candidates: Vec<i32> = match &self.cgroup {
+            Some(cg) => cg.pids(),
+            None => fs::read_dir("/proc")
+                .ok()?
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect(),
+        };
+        candidates.into_iter().find(|pid| {
+            let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let inner = status
+                .lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .and_then(|l| l.split_whitespace().last()?.parse::<i32>().ok());
+            inner == Some(ns_pid)
+                && fs::read_link(format!("/proc/{pid}/ns/pid")).ok().as_ref() == Some(&ns)
+        })
     }
 
     /// Stops the application: SIGTERM through init, then SIGKILL after the stop timeout.

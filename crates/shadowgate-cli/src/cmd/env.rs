@@ -124,7 +124,32 @@ pub fn env_spec(
             })
             .collect(),
         data: data_spec(m),
+        io_error_paths: io_error_paths(m.scenarios.iter()),
     }
+}
+
+/// The paths of the `io_error` scenarios among `scenarios`, once each in order: each gets the
+/// pass-through file system mounted over it when the environment starts, so that the fault
+/// reaches descriptors opened before it. `env up` takes every scenario of the manifest; a check
+/// narrows the list to the scenarios selected for its run. None on a machine without
+/// /dev/fuse (where the fault cannot be applied either).
+pub fn io_error_paths<'a>(
+    scenarios: impl Iterator<Item = &'a shadowgate_core::scenario::Scenario>,
+) -> Vec<String> {
+    let probe = shadowgate_core::scenario::Fault::IoError { path: String::new() };
+    if shadowgate_sandbox::faults::supported(&probe).is_err() {
+        return Vec::new();
+    }
+    let mut paths: Vec<String> = Vec::new();
+    for s in scenarios {
+        if s.fault == "io_error"
+            && let Some(p) = &s.path
+            && !paths.contains(p)
+        {
+            paths.push(p.clone());
+        }
+    }
+    paths
 }
 
 /// `[data]` goes into the first PostgreSQL dependency in name order (the application's
