@@ -137,7 +137,7 @@ pub fn start_secondary(
         allow_degraded: args.allow_degraded,
         watch_starter: true,
     };
-    let spec = env_spec(
+    let mut spec = env_spec(
         global,
         loaded,
         &EnvId::from_entropy(context::entropy()),
@@ -145,6 +145,8 @@ pub fn start_secondary(
         baseline_path,
         &opts,
     );
+    // No fault is applied to it, so it needs no io_error file system.
+    spec.io_error_paths.clear();
     let store = store.clone();
     Ok(std::thread::spawn(move || {
         backend.up(store.as_ref(), &spec, |_| {}).map_err(|e| {

@@ -156,8 +156,17 @@ pub fn execute(global: &Global, args: &CheckArgs) -> Result<(shadowgate_report::
                 diff::start_secondary(global, &loaded, &run_id, args, path, sample_interval, &store)
             })
             .transpose()?;
-        let handles =
-            start_pair(global, &loaded, &run_id, args, &paths, sample_interval, &store, &step)?;
+        let handles = start_pair(
+            global,
+            &loaded,
+            &run_id,
+            args,
+            &paths,
+            sample_interval,
+            &store,
+            &step,
+            &selected,
+        )?;
         // The network conditions hold for the whole run, on both arms alike.
         let shaping = match conditions::shape(&network, &handles, &store) {
             Ok(injectors) => injectors,
@@ -390,8 +399,18 @@ fn start_pair(
     sample_interval: Duration,
     store: &Arc<SqliteStore>,
     step: &Step,
+    selected: &scenarios::Selected,
 ) -> Result<[EnvHandle; 2]> {
     let backend = context::backend()?;
+    // Both arms get the file systems of the io_error scenarios selected for this run.
+    let mut io_error_paths: Vec<String> = Vec::new();
+    for scheduled in &selected.timeline.faults {
+        if let shadowgate_core::scenario::Fault::IoError { path } = &scheduled.fault
+            && !io_error_paths.contains(path)
+        {
+            io_error_paths.push(path.clone());
+        }
+    }
     let specs: Vec<_> = [
         (Role::Baseline, &args.baseline, &paths[0]),
         (Role::Candidate, &args.candidate, &paths[1]),
@@ -406,14 +425,16 @@ fn start_pair(
             allow_degraded: args.allow_degraded,
             watch_starter: true,
         };
-        env_spec(
+        let mut spec = env_spec(
             global,
             loaded,
             &EnvId::from_entropy(context::entropy()),
             release,
             path.clone(),
             &opts,
-        )
+        );
+        spec.io_error_paths = io_error_paths.clone();
+        spec
     })
     .collect();
     let results: Vec<Result<EnvHandle>> = std::thread::scope(|s| {
