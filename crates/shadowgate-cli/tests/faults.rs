@@ -609,6 +609,81 @@ fn io_error_fault_gives_eio_on_the_chosen_path_only_and_is_undone() {
     sb.down(&env.id);
 }
 
+/// One operation on a descriptor the probe application holds open across requests.
+fn fd_op(env: &Env, op: &str, path: &str, data: &str) -> serde_json::Value {
+    http_get_json(&env.endpoint, &format!("/fd?op={op}&path={path}&data={data}")).unwrap()
+}
+
+#[test]
+fn pre_mounted_io_error_fails_descriptors_opened_before_and_loses_nothing() {
+    let sb = Sandbox::new(
+        "[[scenarios]]\nname = \"bad disk\"\nat = \"1s\"\nduration = \"1s\"\nfault = \"io_error\"\n\
+         path = \"/shadowgate/data/db\"\n",
+    );
+    let env = sb.up("r1");
+    let table = "/shadowgate/data/db/table";
+    // The file system was mounted when the environment started, in its cgroup, and journaled.
+    let record = sb.store().environment(&env.id).unwrap().unwrap();
+    let paths = EnvPaths { dir: PathBuf::from(&record.state_dir) };
+    let journaled: Vec<(i32, u64)> = shadowgate_sandbox::journal::read(&paths.journal())
+        .unwrap()
+        .into_iter()
+        .filter_map(|o| match o {
+            shadowgate_sandbox::journal::HostObject::Process { pid, start_time, role }
+                if role == "eio-filesystem" =>
+            {
+                Some((pid, start_time))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(journaled.len(), 1, "one journaled file system");
+    let (fs_pid, fs_start) = journaled[0];
+    assert!(shadowgate_sandbox::journal::process_alive(fs_pid, fs_start));
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{fs_pid}/comm")).unwrap().trim(),
+        "shadowgate-eio"
+    );
+    let mut inj = injector(&sb, &env);
+    assert!(inj.target().cgroup().pids().contains(&fs_pid), "it runs in the environment's cgroup");
+
+    // Before the fault: a descriptor opened under the path works, and so does the rest.
+    assert_eq!(fd_op(&env, "open", table, "")["result"], "ok");
+    assert_eq!(fd_op(&env, "write", table, "first")["result"], "ok");
+    assert_eq!(fd_op(&env, "sync", table, "")["result"], "ok");
+    assert_eq!(fd_op(&env, "read", table, "")["content"], "first");
+    let put = |path: &str| http_get_json(&env.endpoint, &format!("/put?path={path}")).unwrap();
+    let get = |path: &str| http_get_json(&env.endpoint, &format!("/get?path={path}")).unwrap();
+    assert_eq!(put("/shadowgate/data/other")["result"], "ok");
+
+    // During the fault: the same descriptor fails, and so do new opens; elsewhere is untouched.
+    inj.start("bad disk", &Fault::IoError { path: "/shadowgate/data/db".into() }).unwrap();
+    assert_eq!(fd_op(&env, "read", table, "")["result"], "EIO");
+    assert_eq!(fd_op(&env, "write", table, "lost!")["result"], "EIO");
+    assert_eq!(fd_op(&env, "sync", table, "")["result"], "EIO");
+    assert_eq!(get(table)["result"], "EIO");
+    assert_eq!(put("/shadowgate/data/db/new")["result"], "EIO");
+    assert_eq!(get("/shadowgate/data/other")["content"], "stored");
+
+    // After it: the same descriptor works again and the data written before is intact.
+    inj.stop("bad disk").unwrap();
+    assert_eq!(fd_op(&env, "read", table, "")["content"], "first");
+    assert_eq!(fd_op(&env, "write", table, "again")["result"], "ok");
+    assert_eq!(get(table)["content"], "again");
+    assert_eq!(put("/shadowgate/data/db/new")["result"], "ok");
+
+    // Dropping the injector mid-fault switches it back too.
+    inj.start("bad disk", &Fault::IoError { path: "/shadowgate/data/db/".into() }).unwrap();
+    assert_eq!(fd_op(&env, "read", table, "")["result"], "EIO");
+    drop(inj);
+    assert_eq!(fd_op(&env, "read", table, "")["content"], "again");
+    assert!(shadowgate_sandbox::journal::process_alive(fs_pid, fs_start), "it stays mounted");
+
+    // Nothing is left once the environment is down: not the process, not its mount.
+    sb.down(&env.id);
+    assert!(!shadowgate_sandbox::journal::process_alive(fs_pid, fs_start));
+}
+
 #[test]
 fn a_fault_that_cannot_be_applied_is_an_error_of_the_check() {
     let sb = Sandbox::new(
@@ -619,9 +694,9 @@ fn a_fault_that_cannot_be_applied_is_an_error_of_the_check() {
     let output = sb.command(&["check", "--baseline", "r1", "--candidate", "r2"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("the scenarios could not be applied as planned"), "{stderr}");
-    assert!(stderr.contains("scenario `bad path`"), "{stderr}");
-    assert!(stderr.contains("`/no/such/dir`"), "{stderr}");
+    // Its file system is mounted when the environments start, so they do not start.
+    assert!(stderr.contains("io_error path `/no/such/dir`"), "{stderr}");
+    assert!(stderr.contains("does not exist inside the environment"), "{stderr}");
     for id in sb.all_env_ids() {
         assert!(leftovers(&id).is_empty(), "{:?}", leftovers(&id));
     }
