@@ -845,11 +845,20 @@ impl Prepared {
 /// be mounted over `path`. Called by init before it pivots into the environment's root.
 pub fn prepare(path: &str, socket: &Path) -> std::result::Result<Prepared, IoFsError> {
     let err = |message: String| IoFsError::Start { path: path.to_string(), message };
+    let bad = |message: &str| IoFsError::Path { path: path.to_string(), message: message.into() };
     if !path.starts_with('/') || path.split('/').any(|c| c == "..") {
-        return Err(IoFsError::Path {
-            path: path.to_string(),
-            message: "must be an absolute path without `..`".into(),
-        });
+        return Err(bad("must be an absolute path without `..`"));
+    }
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty()
+        || ["/proc", "/sys", "/dev"]
+            .iter()
+            .any(|d| trimmed == *d || trimmed.starts_with(&format!("{d}/")))
+    {
+        return Err(bad(
+            "must be a directory of the application's files, not the root or a directory of \
+             /proc, /sys or /dev",
+        ));
     }
     let fuse = std::fs::OpenOptions::new()
         .read(true)
@@ -1343,7 +1352,7 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_path_outside_the_writable_directories_is_an_error_naming_it() {
+    fn paths_are_checked_and_only_missing_ones_in_writable_directories_are_created() {
         assert!(created_at_start("/shadowgate/data/db"));
         assert!(created_at_start("/tmp"));
         assert!(!created_at_start("/shadowgate/database"));
@@ -1353,5 +1362,8 @@ mod tests {
             Ok(_) => panic!("a relative path was accepted"),
         };
         assert!(err.contains("`relative/path`") && err.contains("absolute"), "{err}");
+        for path in ["/", "/proc/1", "/dev", "/shadowgate/../etc"] {
+            assert!(prepare(path, Path::new("/nonexistent/control.sock")).is_err(), "{path}");
+        }
     }
 }
