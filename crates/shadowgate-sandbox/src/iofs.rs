@@ -528,8 +528,8 @@ impl Filesystem for PassThrough {
         let target = tri!(self.with_node(newparent, Ok), reply);
         tri!(
             self.with_node(parent, |dir| {
-                // SAFETY: two directory descriptors (the table is locked, so both stay open),
-                // two C strings and flags.
+                // SAFETY: two directory descriptors (requests are served one at a time, so no
+                // forget closes `target` meanwhile), two C strings and flags.
                 check(unsafe {
                     libc::renameat2(dir, from.as_ptr(), target, to.as_ptr(), flags.bits())
                 })
