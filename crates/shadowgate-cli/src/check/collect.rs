@@ -297,7 +297,7 @@ mod tests {
         let metrics: Vec<MetricConfig> =
             ["request.latency.page", "request.errors.page", "request.latency.nope"]
                 .iter()
-                .map(|s| MetricConfig::new(*s, s.parse().unwrap()))
+                .map(|s| MetricConfig::new(s, s.parse().unwrap()))
                 .collect();
         let window = Window { start_ms: 0, end_ms: 1000 };
         let inputs = metric_inputs(
