@@ -1,5 +1,6 @@
 //! `shadowgate check` end to end on the bundled example: A/A must pass and v1 against v2
-//! must fail, each in at least 19 of 20 runs with different request sequences.
+//! must fail, each in at least 19 of 20 runs with different request sequences; then
+//! `shadowgate demo`, which does the same on PostgreSQL under production's conditions.
 //!
 //! Needs root, like every test that starts environments. The example's releases are built
 //! once by the first check (their `build` commands), then reused with `--no-build`.
@@ -111,4 +112,44 @@ fn aa_passes_and_v1_against_v2_fails_in_19_of_20_runs() {
     let runs: serde_json::Value = serde_json::from_slice(&ls.stdout).unwrap();
     let runs = runs.as_array().or_else(|| runs["runs"].as_array()).expect("a list of runs");
     assert_eq!(runs.len() as u64, 2 * RUNS, "runs ls lists every check");
+
+    // Then the demo, in the same test so that its four environments and their PostgreSQL
+    // servers do not share the machine with the twenty checks above.
+    demo_on_postgresql_catches_what_only_production_conditions_reveal(home.path());
+}
+
+/// `shadowgate demo`: the example on PostgreSQL, with production's data volume, database
+/// latency and a latency spike. A/A passes; v1 against v2 fails, and among the reasons is the
+/// customer-orders endpoint, whose one-query-per-order listing only shows over a real link.
+fn demo_on_postgresql_catches_what_only_production_conditions_reveal(home: &Path) {
+    let out = home.join("demo");
+    let output = Command::new(support::bin())
+        .args(["demo", "--json", "--out"])
+        .arg(&out)
+        .env("SHADOWGATE_HOME", home)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run shadowgate demo");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("demo printed no JSON ({e}); stderr:\n{stderr}"));
+    eprintln!("demo: {doc}");
+    assert_eq!(doc["aa"]["decision"], "pass", "A/A on PostgreSQL: {doc}");
+    assert_eq!(doc["ab"]["decision"], "fail", "v1 vs v2 on PostgreSQL: {doc}");
+    assert_eq!(output.status.code(), Some(0), "both checks as expected: {stderr}");
+    let regressed: Vec<&str> = doc["ab"]["regressed"]
+        .as_array()
+        .expect("ab.regressed")
+        .iter()
+        .filter_map(|m| m["metric"].as_str())
+        .collect();
+    assert!(regressed.contains(&"customer_orders_latency"), "{regressed:?}");
+    // Both checks ran with the database link's latency and the spike, on both arms.
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("v1-vs-v1/report.json")).expect("the A/A report"),
+    )
+    .unwrap();
+    let text = report.to_string();
+    assert!(text.contains("network.db.latency"), "the conditions are reported: {text:.2000}");
+    assert!(text.contains("database latency spike"), "the scenario is reported: {text:.2000}");
 }
