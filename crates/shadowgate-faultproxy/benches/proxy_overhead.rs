@@ -13,6 +13,12 @@
 //!   On a shared machine the CPU time is the steadier figure: throughput also depends on how
 //!   soon other processes let each thread run.
 //!
+//! In a virtual machine, the round trips depend on the guest's halt polling, which the bench
+//! prints: with it off (`guest_halt_poll_ns` 0), every hop that finds an idle vCPU halted
+//! waits for the host to wake it, and the proxy's two extra hops per round trip cost that
+//! twice. Compare with `echo 200000 > /sys/module/haltpoll/parameters/guest_halt_poll_ns`
+//! (the kernel's default) and restore the value after.
+//!
 //! The client and servers are plain blocking threads, so that the only async code measured is
 //! the proxy's. The proxy runs on a single-threaded Tokio runtime on a thread of its own, which
 //! is how `shadowgate faultproxy` should run it: one thread carries far more traffic than a
@@ -238,8 +244,20 @@ fn report_round_trips(direct: &[Duration], proxied: &[Duration]) {
         );
     }
     println!("goal: at most 50 µs added at the median (Toxiproxy's benchmark: about 270 µs)");
+    if let Ok(ns) = std::fs::read_to_string(HALT_POLL) {
+        // In a virtual machine each hop that finds its vCPU halted pays for waking it; the
+        // guest's halt polling (Linux's default 200 µs) keeps an idle vCPU spinning long enough
+        // to take the next packet without that. The proxy adds two such hops per round trip.
+        println!(
+            "guest halt polling: {} ns ({HALT_POLL}; 0 means every wake of an idle vCPU exits to the host)",
+            ns.trim()
+        );
+    }
     println!();
 }
+
+/// The guest halt-polling window of a Linux virtual machine using the haltpoll cpuidle governor.
+const HALT_POLL: &str = "/sys/module/haltpoll/parameters/guest_halt_poll_ns";
 
 fn report_bulk(direct: &BulkResult, proxied: &BulkResult) {
     let median = |values: &[f64]| {
