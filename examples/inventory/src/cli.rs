@@ -2,7 +2,8 @@
 //!
 //! The interface is stable because shadowgate's manifest for this example calls it:
 //! `inventory migrate --data DIR [--seed-...]` as an install step and
-//! `inventory serve --listen ADDR --data DIR` as the run command. `serve` migrates and seeds
+//! `inventory serve --listen ADDR --data DIR` as the run command (the PostgreSQL manifest adds
+//! `--views` and `--events`, its Redis and NATS dependencies). `serve` migrates and seeds
 //! too (both are no-ops when already done), so the service also runs on its own.
 //! Progress goes to standard output, one line per step, ending with
 //! `listening on http://ADDR` once the port accepts connections.
@@ -23,6 +24,8 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::{
     database::{self, Database, DatabaseError},
+    events,
+    outbox::DepUrlError,
     postgres,
     pricing::{PricingClient, PricingUrl, PricingUrlError},
     pricing_stub,
@@ -31,6 +34,7 @@ use crate::{
     seed::{SeedPlan, SeedPlanError},
     seeding::{self, SeedError, SeedOutcome},
     server::{self, AppState, BindError},
+    views,
 };
 
 /// How long the runtime waits for database work still running at exit.
@@ -89,6 +93,15 @@ struct ServeArgs {
     /// http://127.0.0.1:9000. Without it, list prices are used.
     #[arg(long, value_name = "URL")]
     pricing_url: Option<String>,
+    /// Publish each new order's JSON on the NATS subject `inventory.orders.created`, e.g.
+    /// nats://127.0.0.1:4222. Best effort: requests never wait for NATS, and an unreachable
+    /// server only costs the messages (counted in inventory_events_total).
+    #[arg(long, value_name = "URL")]
+    events: Option<String>,
+    /// Count each `GET /items/{id}` in Redis (`INCR inventory:views:{id}`), e.g.
+    /// redis://127.0.0.1:6379/0. Best effort like --events (inventory_views_total).
+    #[arg(long, value_name = "URL")]
+    views: Option<String>,
     /// How many database connections serve requests at once.
     #[arg(long, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -150,6 +163,8 @@ pub enum CliError {
     Seed(#[from] SeedError),
     #[error(transparent)]
     PricingUrl(#[from] PricingUrlError),
+    #[error(transparent)]
+    DependencyUrl(#[from] DepUrlError),
     #[error(transparent)]
     Bind(#[from] BindError),
     #[error("could not open the database pool")]
@@ -259,6 +274,8 @@ fn prepare_data<R: Release>(release: &R, args: &DataArgs) -> Result<u32, CliErro
 }
 
 fn serve<R: Release>(release: R, args: ServeArgs) -> Result<(), CliError> {
+    let events_url = args.events.as_deref().map(events::parse_url).transpose()?;
+    let views_url = args.views.as_deref().map(views::parse_url).transpose()?;
     let schema_version = prepare_data(&release, &args.data)?;
     let pricing = args.pricing_url.as_deref().map(PricingUrl::parse).transpose()?;
     let name = release.name();
@@ -271,12 +288,13 @@ fn serve<R: Release>(release: R, args: ServeArgs) -> Result<(), CliError> {
         };
         let listener = server::bind(args.listen).await?;
         let shutdown = shutdown_signal()?;
-        let state = Arc::new(AppState::new(
-            release,
-            database,
-            pricing.map(PricingClient::new),
-            schema_version,
-        ));
+        let mut state =
+            AppState::new(release, database, pricing.map(PricingClient::new), schema_version);
+        // The writers connect in the background: the service serves whether or not NATS and
+        // Redis are up yet.
+        state.events = events_url.map(|url| events::start(url, Arc::clone(&state.metrics.events)));
+        state.views = views_url.map(|url| views::start(url, Arc::clone(&state.metrics.views)));
+        let state = Arc::new(state);
         announce_listening(&listener, &say);
         server::serve(state, listener, shutdown).await;
         say("stopped");

@@ -3,7 +3,9 @@
 //! Handlers validate their input first and answer a precise 4xx for anything wrong, so that
 //! a hostile or sloppy client costs no database work. Database calls run on the pool from
 //! [`crate::database`]; the only other I/O is the optional pricing call in
-//! `GET /items/{id}`, whose deadline (or lack of one) is the release's choice.
+//! `GET /items/{id}`, whose deadline (or lack of one) is the release's choice. Counting a view
+//! (`--views`) and publishing a new order (`--events`) only queue a message for a background
+//! writer: neither waits nor changes the response.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -177,6 +179,9 @@ async fn item<R: Release>(
             }
         }
     };
+    if let Some(views) = &state.views {
+        views.offer(item_id);
+    }
     let mut body = BytesMut::with_capacity(entry.rendered.len() + 64);
     body.put_slice(b"{\"item\":");
     body.put_slice(&entry.rendered);
@@ -258,6 +263,11 @@ async fn create_order<R: Release>(
         Ok(order) => {
             for line in &order.lines {
                 state.cache.invalidate_item(line.item_id);
+            }
+            if let Some(events) = &state.events
+                && let Ok(json) = serde_json::to_vec(&order)
+            {
+                events.offer(Bytes::from(json));
             }
             let mut response = json_value_response(StatusCode::CREATED, &order);
             if let Ok(location) = HeaderValue::from_str(&format!("/orders/{}", order.id)) {

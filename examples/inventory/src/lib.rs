@@ -19,22 +19,31 @@
 //! The data set is generated from a seed ([`seed`]), so a baseline and a candidate started with
 //! the same flags hold identical data, and the service exposes Prometheus metrics
 //! ([`metrics`]) that shadowgate scrapes to judge the two.
+//!
+//! Two optional side channels exercise the other kinds of dependency shadowgate can start:
+//! item views counted in Redis ([`views`]) and new orders published on NATS ([`events`]), both
+//! through background writers ([`outbox`]) that never hold up a request.
 
 pub mod cache;
 pub mod cli;
 pub mod database;
+pub mod events;
 pub mod handlers;
 pub mod http;
 pub mod metrics;
 pub mod model;
+pub mod nats;
+pub mod outbox;
 pub mod postgres;
 pub mod pricing;
 pub mod pricing_stub;
 pub mod process;
 pub mod queries;
 pub mod release;
+pub mod resp;
 pub mod routes;
 pub mod schema;
 pub mod seed;
 pub mod seeding;
 pub mod server;
+pub mod views;

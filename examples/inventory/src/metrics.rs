@@ -9,7 +9,7 @@ use std::{
     collections::BTreeMap,
     fmt::Write,
     sync::{
-        Mutex,
+        Arc, Mutex,
         atomic::{AtomicI64, AtomicU64, Ordering},
     },
     time::Duration,
@@ -17,7 +17,7 @@ use std::{
 
 use http::Method;
 
-use crate::{cache::CacheStats, process::ProcessStats, routes::Route};
+use crate::{cache::CacheStats, outbox::DeliveryCounters, process::ProcessStats, routes::Route};
 
 /// The `Content-Type` of the exposition.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -75,6 +75,10 @@ pub struct Metrics {
     pricing: [AtomicU64; PricingOutcome::ALL.len()],
     in_flight: AtomicI64,
     pricing_in_flight: AtomicI64,
+    /// Orders published on NATS (`--events`), shared with the publisher's writer.
+    pub events: Arc<DeliveryCounters>,
+    /// Item views counted in Redis (`--views`), shared with the counter's writer.
+    pub views: Arc<DeliveryCounters>,
 }
 
 /// The values rendered beside the counters, read when `/metrics` is scraped.
@@ -171,6 +175,20 @@ impl Metrics {
             &[],
             self.pricing_in_flight.load(Ordering::Relaxed),
         );
+        delivery(
+            &mut out,
+            "inventory_events_total",
+            "New orders offered to NATS (--events), by outcome.",
+            "published",
+            &self.events,
+        );
+        delivery(
+            &mut out,
+            "inventory_views_total",
+            "Item views offered to Redis (--views), by outcome.",
+            "counted",
+            &self.views,
+        );
         family(&mut out, "inventory_cache_entries", "gauge", "Entries in the catalog cache.");
         sample(&mut out, "inventory_cache_entries", &[], gauges.cache.entries);
         family(
@@ -246,6 +264,24 @@ impl Metrics {
                 cumulative,
             );
         }
+    }
+}
+
+/// A delivery counter family: `delivered` names the success outcome; `dropped` counts
+/// messages the full queue refused and `failed` those the server never accepted.
+fn delivery(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    delivered: &str,
+    counters: &DeliveryCounters,
+) {
+    family(out, name, "counter", help);
+    let counts = counters.snapshot();
+    for (outcome, count) in
+        [(delivered, counts.delivered), ("dropped", counts.dropped), ("failed", counts.failed)]
+    {
+        sample(out, name, &[("outcome", outcome)], count);
     }
 }
 

@@ -15,9 +15,11 @@ use hyper_util::{
 };
 use tokio::net::TcpListener;
 
+use bytes::Bytes;
+
 use crate::{
-    database::Database, handlers, http::Body, metrics::Metrics, pricing::PricingClient,
-    release::Release,
+    database::Database, handlers, http::Body, metrics::Metrics, outbox::Outbox,
+    pricing::PricingClient, release::Release,
 };
 
 /// How long a client may take to send a request head.
@@ -37,6 +39,10 @@ pub struct AppState<R: Release> {
     /// The pricing dependency, when `--pricing-url` was given.
     pub pricing: Option<PricingClient>,
     pub metrics: Metrics,
+    /// Where new orders are published, when `--events` was given.
+    pub events: Option<Outbox<Bytes>>,
+    /// Where item views are counted, when `--views` was given.
+    pub views: Option<Outbox<i64>>,
     /// The schema version found at startup, reported by `/healthz`.
     pub schema_version: u32,
 }
@@ -49,7 +55,16 @@ impl<R: Release> AppState<R> {
         schema_version: u32,
     ) -> AppState<R> {
         let cache = release.new_catalog_cache();
-        AppState { release, database, cache, pricing, metrics: Metrics::default(), schema_version }
+        AppState {
+            release,
+            database,
+            cache,
+            pricing,
+            metrics: Metrics::default(),
+            events: None,
+            views: None,
+            schema_version,
+        }
     }
 }
 

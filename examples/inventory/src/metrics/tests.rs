@@ -92,3 +92,22 @@ fn escapes_label_values() {
     escape_label_value(&mut out, "a\"b\\c\nd");
     assert_eq!(out, "a\\\"b\\\\c\\nd");
 }
+
+#[test]
+fn renders_every_delivery_outcome_of_views_and_events() {
+    let metrics = Metrics::default();
+    let text = metrics.render(&gauges());
+    assert!(text.contains("# TYPE inventory_events_total counter\n"), "{text}");
+    assert_eq!(line_value(&text, "inventory_events_total{outcome=\"published\"}"), "0");
+    metrics.events.delivered(3);
+    metrics.events.failed(2);
+    metrics.views.dropped(4);
+    metrics.views.delivered(1);
+    let text = metrics.render(&gauges());
+    assert_eq!(line_value(&text, "inventory_events_total{outcome=\"published\"}"), "3");
+    assert_eq!(line_value(&text, "inventory_events_total{outcome=\"dropped\"}"), "0");
+    assert_eq!(line_value(&text, "inventory_events_total{outcome=\"failed\"}"), "2");
+    assert_eq!(line_value(&text, "inventory_views_total{outcome=\"counted\"}"), "1");
+    assert_eq!(line_value(&text, "inventory_views_total{outcome=\"dropped\"}"), "4");
+    assert_eq!(line_value(&text, "inventory_views_total{outcome=\"failed\"}"), "0");
+}

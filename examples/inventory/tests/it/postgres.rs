@@ -4,6 +4,7 @@
 //! release's `migrate`, and v2's lost index shows in PostgreSQL's plan.
 
 use std::{
+    collections::BTreeMap,
     net::TcpListener,
     os::unix::process::CommandExt,
     path::{Path, PathBuf},
@@ -12,7 +13,7 @@ use std::{
 };
 
 use http::StatusCode;
-use shadowgate_core::manifest;
+use shadowgate_core::{manifest, template::Template};
 use shadowgate_data::{
     Plan, RowOverrides,
     load::{LoadOptions, load_postgres_url},
@@ -24,7 +25,10 @@ use shadowgate_example_inventory::{
     release::{Release, v1::V1, v2::V2},
 };
 
-use crate::support::{Binary, HttpClient, Running};
+use crate::{
+    dependencies::{DEADLINE, Server, Subscriber, free_port, redis_get, wait_until},
+    support::{Binary, HttpClient, Running},
+};
 
 const MANIFEST: &str = include_str!("../../shadowgate.postgres.toml");
 
@@ -262,4 +266,59 @@ async fn the_release_binaries_serve_from_postgresql_and_leave_seeding_to_data() 
         )
         .await;
     assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// The manifest's install and run commands, expanded as shadowgate expands them with the URL
+/// forms it gives each kind of dependency, migrate PostgreSQL and serve with all three: views
+/// counted in Redis, new orders published on NATS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_manifest_commands_use_postgresql_redis_and_nats() {
+    let manifest = manifest::parse(MANIFEST, "shadowgate.postgres.toml")
+        .unwrap_or_else(|errs| panic!("{errs}"));
+    let kinds: Vec<(&str, &str)> = manifest
+        .dependencies
+        .iter()
+        .map(|(name, dep)| (name.as_str(), dep.kind.as_str()))
+        .collect();
+    assert_eq!(kinds, [("cache", "redis"), ("db", "postgres"), ("events", "nats")]);
+
+    let pg = PgServer::start();
+    let redis = Server::redis(free_port());
+    let nats = Server::nats(free_port());
+    let release_dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(Binary::V1.path(), release_dir.path().join("inventory")).unwrap();
+    let values = BTreeMap::from([
+        ("release_dir".to_string(), release_dir.path().display().to_string()),
+        ("port".to_string(), "0".to_string()),
+        ("dep.db.url".to_string(), pg.loaded_database("shop", 1_000)),
+        ("dep.cache.url".to_string(), redis.redis_url()),
+        ("dep.events.url".to_string(), nats.nats_url()),
+    ]);
+    for step in &manifest.install {
+        let command = Template::parse(&step.command).unwrap().expand(&values).unwrap();
+        let output = Command::new("sh").arg("-c").arg(&command).output().unwrap();
+        assert!(output.status.success(), "{command}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let run = Template::parse(&manifest.run.command).unwrap().expand(&values).unwrap();
+    let mut shell = Command::new("sh");
+    shell.arg("-c").arg(format!("exec {run}"));
+    let server = Running::spawn(shell);
+    let mut subscriber = Subscriber::subscribe(nats.port, "inventory.orders.created");
+    let http = HttpClient::default();
+
+    let item = http.get(&server.url("/items/17")).await;
+    assert_eq!(item.status, StatusCode::OK);
+    let placed = http
+        .post(
+            &server.url("/orders"),
+            r#"{"customer_id": 3, "lines": [{"item_id": 17, "quantity": 1}]}"#,
+        )
+        .await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let (_, payload) = subscriber.next_message(DEADLINE).expect("the new order is published");
+    assert_eq!(payload, placed.body);
+    wait_until("the view reaches Redis", || async {
+        redis_get(redis.port, "inventory:views:17").as_deref() == Some("1")
+    })
+    .await;
 }
