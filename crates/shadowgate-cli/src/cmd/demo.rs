@@ -82,7 +82,8 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<u8> {
     say("1/2  A/A check: v1 against itself (must pass)");
     let (aa, _) = check("v1", "v1", "v1-vs-v1", args.no_build)?;
     say("2/2  v1 against v2 (must fail)");
-    let (ab, _) = check("v1", "v2", "v1-vs-v2", true)?;
+    // Builds again unless --no-build: v2 has not been built yet, and v1's build is a no-op.
+    let (ab, _) = check("v1", "v2", "v1-vs-v2", args.no_build)?;
 
     let aa_ok = aa.verdict.decision == Decision::Pass;
     let ab_ok = ab.verdict.decision == Decision::Fail;
