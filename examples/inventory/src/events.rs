@@ -15,7 +15,7 @@ use tokio::{sync::mpsc, time::Instant};
 use crate::{
     nats::{self, ServerOp},
     outbox::{
-        self, Backoff, Conn, DeliveryCounters, DepUrl, DepUrlError, IO_TIMEOUT, LinkLog, Outbox,
+        self, Conn, DeliveryCounters, DepUrl, DepUrlError, IO_TIMEOUT, Link, LinkLog, Outbox,
     },
 };
 
@@ -47,26 +47,14 @@ pub fn start(url: DepUrl, counters: Arc<DeliveryCounters>) -> Outbox<Bytes> {
 }
 
 async fn run(url: DepUrl, mut receiver: mpsc::Receiver<Bytes>, counters: Arc<DeliveryCounters>) {
-    let mut backoff = Backoff::default();
-    let mut log = LinkLog::new("events", &url);
+    let mut link = Link::new("events", &url);
     loop {
         let mut connected = false;
-        match serve_connection(&url, &mut receiver, &counters, &mut connected, &mut log).await {
-            // The service is stopping.
-            Ok(()) => return,
-            Err(err) if connected => {
-                log.lost(&err);
-                backoff.reset();
-            }
-            Err(err) => {
-                log.unreachable(&err);
-                outbox::discard_queued(&mut receiver, &counters);
-            }
-        }
-        if receiver.is_closed() {
+        let outcome =
+            serve_connection(&url, &mut receiver, &counters, &mut connected, &mut link.log).await;
+        if !link.retry_after(outcome, connected, &mut receiver, &counters).await {
             return;
         }
-        tokio::time::sleep(backoff.next_wait()).await;
     }
 }
 

@@ -128,6 +128,50 @@ pub fn discard_queued<T>(receiver: &mut mpsc::Receiver<T>, counters: &DeliveryCo
     counters.failed(discarded);
 }
 
+/// A writer's link to its server across connections: the backoff between attempts and the
+/// log of its changes.
+#[derive(Debug)]
+pub struct Link {
+    backoff: Backoff,
+    pub log: LinkLog,
+}
+
+impl Link {
+    pub fn new(what: &'static str, target: &DepUrl) -> Link {
+        Link { backoff: Backoff::default(), log: LinkLog::new(what, target) }
+    }
+
+    /// Deals with the end of one connection: `Ok` when the queue closed (the service is
+    /// stopping), `Err` when it broke after (`connected`) or before its handshake. A broken
+    /// connection is logged; while the server cannot be reached at all, what is queued is
+    /// counted as failed and discarded. Waits before the next attempt and returns whether to
+    /// make one.
+    pub async fn retry_after<T>(
+        &mut self,
+        outcome: io::Result<()>,
+        connected: bool,
+        receiver: &mut mpsc::Receiver<T>,
+        counters: &DeliveryCounters,
+    ) -> bool {
+        match outcome {
+            Ok(()) => return false,
+            Err(err) if connected => {
+                self.log.lost(&err);
+                self.backoff.reset();
+            }
+            Err(err) => {
+                self.log.unreachable(&err);
+                discard_queued(receiver, counters);
+            }
+        }
+        if receiver.is_closed() {
+            return false;
+        }
+        tokio::time::sleep(self.backoff.next_wait()).await;
+        true
+    }
+}
+
 /// Exponential backoff between connection attempts.
 #[derive(Debug)]
 pub struct Backoff {

@@ -11,7 +11,7 @@ use std::{io, sync::Arc};
 use tokio::sync::mpsc;
 
 use crate::{
-    outbox::{self, Backoff, Conn, DeliveryCounters, DepUrl, DepUrlError, LinkLog, Outbox},
+    outbox::{self, Conn, DeliveryCounters, DepUrl, DepUrlError, Link, LinkLog, Outbox},
     resp::{self, Reply},
 };
 
@@ -56,26 +56,14 @@ pub fn start(url: ViewsUrl, counters: Arc<DeliveryCounters>) -> Outbox<i64> {
 }
 
 async fn run(url: ViewsUrl, mut receiver: mpsc::Receiver<i64>, counters: Arc<DeliveryCounters>) {
-    let mut backoff = Backoff::default();
-    let mut log = LinkLog::new("views", &url.address);
+    let mut link = Link::new("views", &url.address);
     loop {
         let mut connected = false;
-        match serve_connection(&url, &mut receiver, &counters, &mut connected, &mut log).await {
-            // The service is stopping.
-            Ok(()) => return,
-            Err(err) if connected => {
-                log.lost(&err);
-                backoff.reset();
-            }
-            Err(err) => {
-                log.unreachable(&err);
-                outbox::discard_queued(&mut receiver, &counters);
-            }
-        }
-        if receiver.is_closed() {
+        let outcome =
+            serve_connection(&url, &mut receiver, &counters, &mut connected, &mut link.log).await;
+        if !link.retry_after(outcome, connected, &mut receiver, &counters).await {
             return;
         }
-        tokio::time::sleep(backoff.next_wait()).await;
     }
 }
 
