@@ -106,6 +106,16 @@ fn errno() -> Errno {
     Errno::from(std::io::Error::last_os_error())
 }
 
+/// Replies `$reply` with the error of a failed `Result`, or passes its value on.
+macro_rules! tri {
+    ($e:expr, $reply:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return $reply.error(e),
+        }
+    };
+}
+
 fn check(rc: libc::c_int) -> Result<libc::c_int> {
     if rc < 0 { Err(errno()) } else { Ok(rc) }
 }
@@ -257,6 +267,28 @@ impl PassThrough {
         }
     }
 
+    /// Makes the entry `name` in `parent` with `make` (a `*at` call given the directory and the
+    /// name), gives it to the requesting user and answers with it.
+    fn make_entry(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        reply: ReplyEntry,
+        make: impl FnOnce(RawFd, &CString) -> libc::c_int,
+    ) {
+        let c = tri!(cname(name), reply);
+        tri!(
+            self.with_node(parent, |dir| {
+                check(make(dir, &c))?;
+                Self::chown_new(req, dir, &c);
+                Ok(())
+            }),
+            reply
+        );
+        self.entry(parent, name, reply);
+    }
+
     /// Gives a newly made entry to the requesting user (the server itself runs as root).
     fn chown_new(req: &Request, dir: RawFd, name: &CString) {
         if req.uid() != 0 || req.gid() != 0 {
@@ -274,16 +306,6 @@ impl PassThrough {
         table.files.insert(fh, Arc::new(file));
         fh
     }
-}
-
-/// Replies `$reply` with the error of a failed `Result`, or passes its value on.
-macro_rules! tri {
-    ($e:expr, $reply:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return $reply.error(e),
-        }
-    };
 }
 
 fn timespec(t: Option<TimeOrNow>) -> libc::timespec {
@@ -434,17 +456,10 @@ impl Filesystem for PassThrough {
         rdev: u32,
         reply: ReplyEntry,
     ) {
-        let c = tri!(cname(name), reply);
-        tri!(
-            self.with_node(parent, |dir| {
-                // SAFETY: a directory descriptor and a C string.
-                check(unsafe { libc::mknodat(dir, c.as_ptr(), mode, rdev.into()) })?;
-                Self::chown_new(req, dir, &c);
-                Ok(())
-            }),
-            reply
-        );
-        self.entry(parent, name, reply);
+        // SAFETY: a directory descriptor and a C string.
+        self.make_entry(req, parent, name, reply, |dir, c| unsafe {
+            libc::mknodat(dir, c.as_ptr(), mode, rdev.into())
+        });
     }
 
     fn mkdir(
@@ -456,17 +471,10 @@ impl Filesystem for PassThrough {
         _umask: u32,
         reply: ReplyEntry,
     ) {
-        let c = tri!(cname(name), reply);
-        tri!(
-            self.with_node(parent, |dir| {
-                // SAFETY: a directory descriptor and a C string.
-                check(unsafe { libc::mkdirat(dir, c.as_ptr(), mode) })?;
-                Self::chown_new(req, dir, &c);
-                Ok(())
-            }),
-            reply
-        );
-        self.entry(parent, name, reply);
+        // SAFETY: a directory descriptor and a C string.
+        self.make_entry(req, parent, name, reply, |dir, c| unsafe {
+            libc::mkdirat(dir, c.as_ptr(), mode)
+        });
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
@@ -499,18 +507,11 @@ impl Filesystem for PassThrough {
         target: &Path,
         reply: ReplyEntry,
     ) {
-        let c = tri!(cname(link_name), reply);
         let t = tri!(cname(target.as_os_str()), reply);
-        tri!(
-            self.with_node(parent, |dir| {
-                // SAFETY: two C strings and a directory descriptor.
-                check(unsafe { libc::symlinkat(t.as_ptr(), dir, c.as_ptr()) })?;
-                Self::chown_new(req, dir, &c);
-                Ok(())
-            }),
-            reply
-        );
-        self.entry(parent, link_name, reply);
+        // SAFETY: two C strings and a directory descriptor.
+        self.make_entry(req, parent, link_name, reply, |dir, c| unsafe {
+            libc::symlinkat(t.as_ptr(), dir, c.as_ptr())
+        });
     }
 
     fn rename(
