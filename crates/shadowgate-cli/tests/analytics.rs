@@ -742,21 +742,7 @@ fn check_runs_the_db_latency_and_disk_tests_a_prediction_selects_and_says_why() 
     risky_telemetry_csv(&input);
     let manifest = write_risk_manifest(dir.path(), "probe");
     let (file, _) = import_and_predict(&home, dir.path(), "probe", &input, &[]);
-    let out = shadowgate(
-        &home,
-        &[
-            "check",
-            "--manifest",
-            manifest.to_str().unwrap(),
-            "-b",
-            "r1",
-            "-c",
-            "r1",
-            "--conditions",
-            file.to_str().unwrap(),
-            "--json",
-        ],
-    );
+    let out = check_with_conditions(&home, &manifest, file.to_str().unwrap(), &["--json"]);
     assert!(matches!(out.status.code(), Some(0 | 1)), "check ran: {}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let tests = report["tests"].as_array().unwrap();
@@ -804,6 +790,19 @@ fn write_manifest(dir: &Path, app: &str) -> PathBuf {
     manifest
 }
 
+/// `shadowgate check` of release r1 against itself with `--conditions conditions`, and `extra`.
+fn check_with_conditions(
+    home: &Path,
+    manifest: &Path,
+    conditions: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec!["check", "--manifest", manifest.to_str().unwrap(), "-b", "r1", "-c", "r1"];
+    args.extend(["--conditions", conditions]);
+    args.extend(extra);
+    shadowgate(home, &args)
+}
+
 #[test]
 fn check_takes_rate_and_resources_from_predicted_conditions_and_reports_them() {
     support::require_root();
@@ -812,22 +811,11 @@ fn check_takes_rate_and_resources_from_predicted_conditions_and_reports_them() {
     let (file, doc) = predict(&home, dir.path(), "probe");
     let manifest = write_manifest(dir.path(), "probe");
     let reports = dir.path().join("reports");
-    let out = shadowgate(
+    let out = check_with_conditions(
         &home,
-        &[
-            "check",
-            "--manifest",
-            manifest.to_str().unwrap(),
-            "-b",
-            "r1",
-            "-c",
-            "r1",
-            "--conditions",
-            file.to_str().unwrap(),
-            "--out",
-            reports.to_str().unwrap(),
-            "--json",
-        ],
+        &manifest,
+        file.to_str().unwrap(),
+        &["--out", reports.to_str().unwrap(), "--json"],
     );
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
@@ -860,22 +848,7 @@ fn check_takes_rate_and_resources_from_predicted_conditions_and_reports_them() {
     assert!(section.contains("table `orders`"), "{section}");
 
     // `predicted` is the latest document `predict` kept for the app.
-    let out = shadowgate(
-        &home,
-        &[
-            "check",
-            "--manifest",
-            manifest.to_str().unwrap(),
-            "-b",
-            "r1",
-            "-c",
-            "r1",
-            "--conditions",
-            "predicted",
-            "--rate",
-            "7",
-        ],
-    );
+    let out = check_with_conditions(&home, &manifest, "predicted", &["--rate", "7"]);
     assert!(matches!(out.status.code(), Some(0 | 1)), "check ran: {}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     let latest = home.join("conditions/probe/latest.json");
@@ -889,13 +862,8 @@ fn check_takes_rate_and_resources_from_predicted_conditions_and_reports_them() {
     // The first check ran at the expected peak; the upper 80% bound is above it.
     let out = shadowgate(&home, &["predict", "--app", "probe", "--json"]);
     let again = ok_json(&out, "predict after checks");
-    let risk = again["risks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["kind"] == "load_above_tested")
-        .unwrap_or_else(|| panic!("no load_above_tested risk: {}", again["risks"]));
-    assert!(risk["message"].as_str().unwrap().contains(&format!("({rate}/s)")), "{risk}");
+    let message = risk(&again, "load_above_tested");
+    assert!(message.contains(&format!("({rate}/s)")), "{message}");
 }
 
 #[test]
@@ -903,22 +871,7 @@ fn check_conditions_errors_name_the_problem_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let manifest = write_manifest(dir.path(), "probe");
-    let check = |conditions: &str| {
-        shadowgate(
-            &home,
-            &[
-                "check",
-                "--manifest",
-                manifest.to_str().unwrap(),
-                "-b",
-                "r1",
-                "-c",
-                "r1",
-                "--conditions",
-                conditions,
-            ],
-        )
-    };
+    let check = |conditions: &str| check_with_conditions(&home, &manifest, conditions, &[]);
     let out = check("predicted");
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("shadowgate predict --app probe"), "{}", stderr(&out));
