@@ -1,5 +1,10 @@
 //! Streaming anomaly detection: every row is scored in [0, 1] from the rows before it.
 //!
+//! Three detectors share the [`StreamingDetector`] trait ([`DetectorKind`] names them):
+//! [`SeasonalCusumDetector`] (below), [`context::ContextDetector`] (a memory of value
+//! sequences) and [`combined::CombinedDetector`], the default, which runs both and takes the
+//! more surprised. The rest of this page is about the seasonal one.
+//!
 //! shadowgate watches a rollout row by row, so a detector that needs the whole series (or the
 //! future) is of no use to it. [`SeasonalCusumDetector`] combines two views of each row:
 //!
@@ -26,6 +31,8 @@
 
 pub mod baselines;
 mod calibration;
+pub mod combined;
+pub mod context;
 pub mod cusum;
 pub mod seasonal_model;
 
@@ -51,6 +58,61 @@ pub const REFRACTORY_SCORE_CAP: f64 = 0.99;
 pub trait StreamingDetector {
     /// Scores the next row in [0, 1] using only earlier rows, then learns from it.
     fn observe(&mut self, timestamp: i64, value: f64) -> f64;
+
+    /// The seasonal period in rows the detector models, if it models one.
+    fn period(&self) -> Option<usize> {
+        None
+    }
+}
+
+impl<D: StreamingDetector + ?Sized> StreamingDetector for Box<D> {
+    fn observe(&mut self, timestamp: i64, value: f64) -> f64 {
+        (**self).observe(timestamp, value)
+    }
+
+    fn period(&self) -> Option<usize> {
+        (**self).period()
+    }
+}
+
+/// The detectors a user can choose (`shadowgate detect --detector`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DetectorKind {
+    /// [`combined::CombinedDetector`], the default.
+    Combined,
+    /// [`SeasonalCusumDetector`] alone.
+    Seasonal,
+    /// [`context::ContextDetector`] alone.
+    Context,
+}
+
+impl DetectorKind {
+    /// The score at which this detector alarms unless told otherwise.
+    pub fn alarm_score(self) -> f64 {
+        match self {
+            DetectorKind::Combined | DetectorKind::Context => combined::COMBINED_ALARM_SCORE,
+            DetectorKind::Seasonal => DEFAULT_ALARM_SCORE,
+        }
+    }
+
+    /// A fresh detector that learns from the first `warmup_rows` rows before scoring.
+    pub fn build(
+        self,
+        warmup_rows: usize,
+    ) -> Result<Box<dyn StreamingDetector + Send>, DetectorConfigError> {
+        Ok(match self {
+            DetectorKind::Combined => Box::new(combined::CombinedDetector::new(
+                combined::CombinedConfig::for_warmup(warmup_rows),
+            )?),
+            DetectorKind::Seasonal => Box::new(SeasonalCusumDetector::new(DetectorConfig {
+                warmup_rows,
+                ..DetectorConfig::default()
+            })?),
+            DetectorKind::Context => Box::new(context::ContextDetector::new(
+                context::ContextConfig::for_warmup(warmup_rows),
+            )?),
+        })
+    }
 }
 
 /// Settings of [`SeasonalCusumDetector`].
@@ -235,6 +297,10 @@ impl StreamingDetector for SeasonalCusumDetector {
             self.next_period_check = self.rows_seen.saturating_mul(2);
         }
         score
+    }
+
+    fn period(&self) -> Option<usize> {
+        Some(self.period)
     }
 }
 

@@ -9,7 +9,8 @@
 //!   compete on a rolling-origin backtest, so the chosen forecast is never worse than
 //!   seasonal naïve on that backtest, and the backtest's MASE and interval coverage travel
 //!   with the result so that a reader can judge it.
-//! - [`anomaly`]: a streaming detector that scores each row from the rows before it, and
+//! - [`anomaly`]: streaming detectors that score each row from the rows before it (seasonal
+//!   residual with CUSUM, a contextual sequence memory, and the two combined), and
 //!   [`nab`], the Numenta Anomaly Benchmark's scoring, so that the detector is measured by the
 //!   same rules as the published detectors.
 //! - [`recommend`]: a faithful re-implementation of the Kubernetes VPA recommender as the

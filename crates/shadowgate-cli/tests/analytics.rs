@@ -194,6 +194,25 @@ fn detect_writes_nab_result_files_and_flags_the_spike() {
     assert!(false_alarms <= 2, "{false_alarms} alarms before the spike");
     let alarms = doc["alarms"].as_array().unwrap();
     assert!(alarms.iter().any(|a| a["timestamp"] == input_lines[spike].split(',').next().unwrap()));
+    assert_eq!(doc["detector"], "combined");
+    assert_eq!(doc["threshold"], 0.7, "the combined detector's own alarm score");
+
+    // Each part alone, with its own default threshold.
+    for (detector, default_threshold) in [("seasonal", 0.9999), ("context", 0.7)] {
+        let input = input.to_str().unwrap();
+        let out =
+            shadowgate(dir.path(), &["detect", "--input", input, "--detector", detector, "--json"]);
+        let doc = ok_json(&out, detector);
+        assert_eq!(doc["detector"], detector);
+        assert_eq!(doc["threshold"], default_threshold);
+        assert_eq!(doc["scores"].as_array().unwrap().len(), rows.len());
+    }
+    let out = shadowgate(
+        dir.path(),
+        &["detect", "--input", input.to_str().unwrap(), "--threshold", "1.5"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--threshold 1.5"));
 }
 
 /// A NAB-layout corpus: two files with a level shift each, one without anomalies.
@@ -254,6 +273,8 @@ fn eval_nab_scores_every_profile_at_the_fixed_and_the_tuned_threshold() {
         let fixed = p["fixed_normalized"].as_f64().unwrap();
         let tuned = p["optimized_normalized"].as_f64().unwrap();
         assert!(tuned + 1e-9 >= fixed, "the tuned threshold is optimal on the corpus: {p}");
+        let held_out = p["leave_one_out_normalized"].as_f64().unwrap();
+        assert!(tuned + 1e-9 >= held_out, "no file scores better than at the best threshold");
         assert!(fixed > 50.0, "two obvious level shifts are found early: {p}");
     }
     assert_eq!(doc["windows"]["windows"], 2);
@@ -263,6 +284,7 @@ fn eval_nab_scores_every_profile_at_the_fixed_and_the_tuned_threshold() {
     assert!(text.status.success());
     let stdout = String::from_utf8_lossy(&text.stdout);
     assert!(stdout.contains("NAB-TUNED") && stdout.contains("reward_low_FN_rate"), "{stdout}");
+    assert!(stdout.contains("LEAVE-ONE-OUT"), "{stdout}");
 }
 
 #[test]

@@ -13,10 +13,10 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use shadowgate_analytics::{
-    anomaly::{self, DEFAULT_ALARM_SCORE, DetectorConfig, SeasonalCusumDetector},
+    anomaly::{DetectorConfig, DetectorKind},
     forecast::{self, Forecast, ForecastConfig},
     nab::{corpus, evaluation, timestamp::parse_timestamp},
     recommend::{
@@ -66,12 +66,53 @@ pub struct DetectArgs {
     /// Write `timestamp,value,anomaly_score` (NAB's result layout) to this file.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// The score at which a row counts as an alarm.
-    #[arg(long, default_value_t = DEFAULT_ALARM_SCORE)]
-    pub threshold: f64,
+    /// The score at which a row counts as an alarm [default: the detector's own, 0.7 for
+    /// combined and context, 0.9999 for seasonal].
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    #[command(flatten)]
+    pub detector: DetectorChoice,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DetectorChoice {
+    /// Which detector scores the rows.
+    #[arg(long, value_enum, default_value_t = DetectorName::Combined)]
+    pub detector: DetectorName,
+}
+
+/// The streaming detectors (see `shadowgate detect --help`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DetectorName {
+    /// Seasonal and contextual detectors together; a row scores what the more surprised of the
+    /// two says.
+    Combined,
+    /// Residual against an online seasonal model, plus CUSUM for level shifts.
+    Seasonal,
+    /// Memory of value sequences: a pattern never seen before scores high.
+    Context,
+}
+
+impl DetectorName {
+    fn kind(self) -> DetectorKind {
+        match self {
+            DetectorName::Combined => DetectorKind::Combined,
+            DetectorName::Seasonal => DetectorKind::Seasonal,
+            DetectorName::Context => DetectorKind::Context,
+        }
+    }
+
+    /// The threshold the user gave, or the detector's own alarm score; checked to be in [0, 1].
+    fn threshold(self, given: Option<f64>) -> Result<f64> {
+        let threshold = given.unwrap_or_else(|| self.kind().alarm_score());
+        if !(0.0..=1.0).contains(&threshold) {
+            bail!("--threshold {threshold}: must be between 0 and 1");
+        }
+        Ok(threshold)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,9 +127,12 @@ pub struct EvalNabArgs {
     /// The corpus directory.
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
-    /// The threshold fixed in advance (NAB's tuned threshold is reported as well).
-    #[arg(long, default_value_t = DEFAULT_ALARM_SCORE)]
-    pub threshold: f64,
+    /// The threshold fixed in advance [default: the detector's own alarm score]. NAB's tuned
+    /// threshold and a leave-one-file-out threshold are reported as well.
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    #[command(flatten)]
+    pub detector: DetectorChoice,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -412,14 +456,14 @@ fn print_forecast(result: &Forecast) {
 // detect
 
 pub fn detect(_global: &Global, args: &DetectArgs) -> Result<u8> {
-    if !(0.0..=1.0).contains(&args.threshold) {
-        bail!("--threshold {}: must be between 0 and 1", args.threshold);
-    }
+    let detector_name = args.detector.detector;
+    let threshold = detector_name.threshold(args.threshold)?;
     let name = args.input.display().to_string();
     let rows = parse_series_csv(&read_text(&args.input)?, &name)?;
-    let mut detector = SeasonalCusumDetector::new(DetectorConfig::default())
+    let mut detector = detector_name
+        .kind()
+        .build(DetectorConfig::default().warmup_rows)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    use anomaly::StreamingDetector;
     let scores: Vec<f64> =
         rows.iter().map(|(_, t, v)| detector.observe(*t, *v).clamp(0.0, 1.0)).collect();
     if let Some(path) = &args.output {
@@ -433,20 +477,21 @@ pub fn detect(_global: &Global, args: &DetectArgs) -> Result<u8> {
         .iter()
         .zip(&scores)
         .enumerate()
-        .filter(|(i, (_, s))| **s >= args.threshold && (*i == 0 || scores[i - 1] < args.threshold))
+        .filter(|(i, (_, s))| **s >= threshold && (*i == 0 || scores[i - 1] < threshold))
         .map(|(_, ((ts, t, v), s))| json!({"timestamp": ts, "unix_seconds": t, "value": v, "score": s}))
         .collect();
     if args.json {
         output::json(&json!({
             "rows": rows.len(),
-            "threshold": args.threshold,
+            "threshold": threshold,
+            "detector": detector_name.to_possible_value().map(|v| v.get_name().to_string()),
             "period_rows": detector.period(),
             "alarms": alarms,
             "scores": rows.iter().zip(&scores).map(|((ts, _, v), s)| json!({"timestamp": ts, "value": v, "anomaly_score": s})).collect::<Vec<_>>(),
         }));
         return Ok(EXIT_PASS);
     }
-    println!("{} rows scored; {} alarms at score ≥ {}", rows.len(), alarms.len(), args.threshold);
+    println!("{} rows scored; {} alarms at score ≥ {threshold}", rows.len(), alarms.len());
     for a in &alarms {
         println!(
             "  {}  value {}  score {:.6}",
@@ -500,14 +545,20 @@ pub fn eval(_global: &Global, cmd: &EvalCommand) -> Result<u8> {
         bail!("--data {}: no CSV files under data/<group>/", args.data.display());
     }
     let corpus = corpus::build_corpus(&files, &windows).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let scores = evaluation::run_detector(&corpus, |_| {
-        SeasonalCusumDetector::new(DetectorConfig::default())
-            .expect("the default configuration is valid")
+    let detector_name = args.detector.detector;
+    let threshold = detector_name.threshold(args.threshold)?;
+    // NAB's protocol: the probationary rows (15 %, at most 750) are the detector's warm-up.
+    detector_name.kind().build(8).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let scores = evaluation::run_detector(&corpus, |file| {
+        let warmup = (corpus::probationary_length(file.values.len()) as usize).max(8);
+        detector_name.kind().build(warmup).expect("a configuration that built with 8 rows builds")
     });
-    let result = evaluation::evaluate(&corpus, &scores, args.threshold);
+    let result = evaluation::evaluate(&corpus, &scores, threshold);
     if args.json {
         let mut value = serde_json::to_value(&result)?;
         value["files"] = json!(corpus.len());
+        value["detector"] =
+            json!(detector_name.to_possible_value().map(|v| v.get_name().to_string()));
         output::json(&value);
         return Ok(EXIT_PASS);
     }
@@ -519,13 +570,20 @@ pub fn eval(_global: &Global, cmd: &EvalCommand) -> Result<u8> {
             vec![
                 p.profile.to_string(),
                 format!("{:.1}", p.fixed_normalized),
+                format!("{:.1}", p.leave_one_out_normalized),
                 format!("{:.1}", p.optimized_normalized),
                 format!("{:.4}", p.optimized.threshold),
             ]
         })
         .collect();
     output::table(
-        &["PROFILE", &format!("FIXED ({})", args.threshold), "NAB-TUNED", "TUNED THRESHOLD"],
+        &[
+            "PROFILE",
+            &format!("FIXED ({threshold})"),
+            "LEAVE-ONE-OUT",
+            "NAB-TUNED",
+            "TUNED THRESHOLD",
+        ],
         &rows,
     );
     let w = &result.windows;
