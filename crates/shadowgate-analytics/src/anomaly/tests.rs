@@ -166,6 +166,17 @@ fn a_score_depends_only_on_earlier_rows() {
 }
 
 #[test]
+fn the_memory_stops_growing_at_its_capacity_but_still_sees_novelty() {
+    let config = ContextConfig { max_contexts: 40, ..ContextConfig::for_warmup(100) };
+    let mut detector = ContextDetector::new(config).expect("valid");
+    let mut points = saw_tooth(600);
+    points[510].1 = 3.0;
+    let scores = run(&mut detector, &points);
+    assert_eq!(detector.contexts(), 40);
+    assert!(scores[510] >= COMBINED_ALARM_SCORE, "score {}", scores[510]);
+}
+
+#[test]
 fn context_settings_are_rejected_by_name() {
     let bad = [
         (ContextConfig { value_bits: 0, ..ContextConfig::for_warmup(100) }, "context.value_bits"),
