@@ -75,6 +75,22 @@ pub fn spinner(message: &str) -> ProgressBar {
     bar
 }
 
+/// A progress bar of `total` steps on stderr when it is a terminal and not quiet; invisible
+/// otherwise.
+pub fn progress(total: u64, message: &str) -> ProgressBar {
+    if quiet() || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed:.dim}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(message.to_string());
+    bar
+}
+
 /// Prints rows as an aligned table.
 pub fn table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();

@@ -464,8 +464,18 @@ pub fn detect(_global: &Global, args: &DetectArgs) -> Result<u8> {
         .kind()
         .build(DetectorConfig::default().warmup_rows)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let scores: Vec<f64> =
-        rows.iter().map(|(_, t, v)| detector.observe(*t, *v).clamp(0.0, 1.0)).collect();
+    let bar = output::progress(rows.len() as u64, "scoring rows");
+    let scores: Vec<f64> = rows
+        .iter()
+        .enumerate()
+        .map(|(idx, (_, t, v))| {
+            if idx % 4_096 == 0 {
+                bar.set_position(idx as u64);
+            }
+            detector.observe(*t, *v).clamp(0.0, 1.0)
+        })
+        .collect();
+    bar.finish_and_clear();
     if let Some(path) = &args.output {
         let mut text = String::from("timestamp,value,anomaly_score\n");
         for ((ts, _, v), s) in rows.iter().zip(&scores) {
@@ -549,10 +559,13 @@ pub fn eval(_global: &Global, cmd: &EvalCommand) -> Result<u8> {
     let threshold = detector_name.threshold(args.threshold)?;
     // NAB's protocol: the probationary rows (15 %, at most 750) are the detector's warm-up.
     detector_name.kind().build(8).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bar = output::progress(corpus.len() as u64, "scoring files");
     let scores = evaluation::run_detector(&corpus, |file| {
+        bar.inc(1);
         let warmup = (corpus::probationary_length(file.values.len()) as usize).max(8);
         detector_name.kind().build(warmup).expect("a configuration that built with 8 rows builds")
     });
+    bar.finish_and_clear();
     let result = evaluation::evaluate(&corpus, &scores, threshold);
     if args.json {
         let mut value = serde_json::to_value(&result)?;
