@@ -191,7 +191,14 @@ struct Memory {
 }
 
 impl Memory {
-    /// Stores the context (left, right) unless it exists; returns (id, whether it is new).
+    /// The id of the context (left, right), if it is stored.
+    fn find(&self, left: &[u32], right: &[u32]) -> Option<usize> {
+        let left_id = self.left.by_facts.get(left)?;
+        let right_id = self.right.by_facts.get(right)?;
+        let contexts = self.by_left.get(*left_id)?;
+        contexts.iter().find(|(r, _)| r == right_id).map(|(_, id)| *id)
+    }
+
     /// Stores the context (left, right) unless it exists or `capacity` contexts are stored
     /// already; returns its id (`None` if it is new and could not be stored) and whether it is
     /// new.
@@ -202,33 +209,19 @@ impl Memory {
         zero_level: bool,
         capacity: usize,
     ) -> (Option<usize>, bool) {
-        if self.contexts.len() >= capacity {
-            let existing = match (self.left.by_facts.get(left), self.right.by_facts.get(right)) {
-                (Some(left_id), Some(right_id)) => self
-                    .by_left
-                    .get(*left_id)
-                    .and_then(|contexts| contexts.iter().find(|(r, _)| r == right_id))
-                    .map(|(_, id)| *id),
-                _ => None,
-            };
-            if let Some(id) = existing
-                && zero_level
-            {
+        if let Some(id) = self.find(left, right) {
+            if zero_level {
                 self.contexts[id].zero_level = true;
             }
-            return (existing, existing.is_none());
+            return (Some(id), false);
+        }
+        if self.contexts.len() >= capacity {
+            return (None, true);
         }
         let left_id = self.left.intern(left);
         let right_id = self.right.intern(right);
         if self.by_left.len() <= left_id {
             self.by_left.resize(left_id + 1, Vec::new());
-        }
-        if let Some((_, id)) = self.by_left[left_id].iter().find(|(r, _)| *r == right_id) {
-            let id = *id;
-            if zero_level {
-                self.contexts[id].zero_level = true;
-            }
-            return (Some(id), false);
         }
         let id = self.contexts.len();
         self.contexts.push(Context {

@@ -10,7 +10,7 @@
 
 use super::corpus::{LabelledSeries, probationary_length};
 use super::scoring::{self, CostProfile, ThresholdScore};
-use crate::anomaly::StreamingDetector;
+use crate::anomaly::{DetectorConfigError, DetectorKind, StreamingDetector};
 
 /// Runs a fresh detector over each file, in row order, and collects the scores.
 pub fn run_detector<D: StreamingDetector>(
@@ -28,6 +28,20 @@ pub fn run_detector<D: StreamingDetector>(
                 .collect()
         })
         .collect()
+}
+
+/// Runs a detector of `kind` over each file as NAB's protocol has it: the file's probationary
+/// rows (15 %, at most 750) are the detector's warm-up.
+pub fn run_detector_kind(
+    corpus: &[LabelledSeries],
+    kind: DetectorKind,
+) -> Result<Vec<Vec<f64>>, DetectorConfigError> {
+    let mut detectors = corpus
+        .iter()
+        .map(|file| kind.build((probationary_length(file.values.len()) as usize).max(8)))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter();
+    Ok(run_detector(corpus, |_| detectors.next().expect("one detector per file")))
 }
 
 /// NAB's score for one profile at the fixed and at the optimised threshold.

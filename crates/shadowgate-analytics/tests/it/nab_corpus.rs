@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use shadowgate_analytics::anomaly::baselines::{NullDetector, RandomDetector};
 use shadowgate_analytics::anomaly::{DEFAULT_ALARM_SCORE, DetectorKind};
-use shadowgate_analytics::nab::corpus::{self, probationary_length};
+use shadowgate_analytics::nab::corpus;
 use shadowgate_analytics::nab::evaluation;
 
 use crate::nab_files;
@@ -39,14 +39,6 @@ fn windows_built_from_the_labels_match_nab_s_published_windows() {
     assert_eq!(compared_windows, 25, "the subset has 25 windows from 26 labels");
 }
 
-/// Scores every file with a fresh detector of `kind`, warmed up on NAB's probationary rows.
-fn scores_of(corpus: &[corpus::LabelledSeries], kind: DetectorKind) -> Vec<Vec<f64>> {
-    evaluation::run_detector(corpus, |file| {
-        let warmup = (probationary_length(file.values.len()) as usize).max(8);
-        kind.build(warmup).expect("valid config")
-    })
-}
-
 #[test]
 fn the_detectors_beat_the_null_and_random_detectors_on_the_corpus() {
     let corpus = nab_files::read_corpus(&nab_files::nab_dir());
@@ -54,9 +46,9 @@ fn the_detectors_beat_the_null_and_random_detectors_on_the_corpus() {
     let random = evaluation::evaluate(&corpus, &random, DEFAULT_ALARM_SCORE);
     let null = evaluation::run_detector(&corpus, |_| NullDetector);
     let null = evaluation::evaluate(&corpus, &null, DEFAULT_ALARM_SCORE);
-    let seasonal = scores_of(&corpus, DetectorKind::Seasonal);
+    let seasonal = evaluation::run_detector_kind(&corpus, DetectorKind::Seasonal).expect("valid");
     let seasonal = evaluation::evaluate(&corpus, &seasonal, DetectorKind::Seasonal.alarm_score());
-    let combined = scores_of(&corpus, DetectorKind::Combined);
+    let combined = evaluation::run_detector_kind(&corpus, DetectorKind::Combined).expect("valid");
     let combined = evaluation::evaluate(&corpus, &combined, DetectorKind::Combined.alarm_score());
     for idx in 0..3 {
         assert!(null.profiles[idx].fixed_normalized.abs() < 1e-9, "null is the zero of the scale");

@@ -557,14 +557,9 @@ pub fn eval(_global: &Global, cmd: &EvalCommand) -> Result<u8> {
     let corpus = corpus::build_corpus(&files, &windows).map_err(|e| anyhow::anyhow!("{e}"))?;
     let detector_name = args.detector.detector;
     let threshold = detector_name.threshold(args.threshold)?;
-    // NAB's protocol: the probationary rows (15 %, at most 750) are the detector's warm-up.
-    detector_name.kind().build(8).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let bar = output::progress(corpus.len() as u64, "scoring files");
-    let scores = evaluation::run_detector(&corpus, |file| {
-        bar.inc(1);
-        let warmup = (corpus::probationary_length(file.values.len()) as usize).max(8);
-        detector_name.kind().build(warmup).expect("a configuration that built with 8 rows builds")
-    });
+    let bar = output::spinner(&format!("scoring {} files", corpus.len()));
+    let scores = evaluation::run_detector_kind(&corpus, detector_name.kind())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     bar.finish_and_clear();
     let result = evaluation::evaluate(&corpus, &scores, threshold);
     if args.json {
