@@ -6,22 +6,35 @@
 //! more surprised. The rest of this page is about the seasonal one.
 //!
 //! shadowgate watches a rollout row by row, so a detector that needs the whole series (or the
-//! future) is of no use to it. [`SeasonalCusumDetector`] combines two views of each row:
+//! future) is of no use to it. [`SeasonalCusumDetector`] models each row against an online
+//! seasonal model (level + profile of the verified period, [`seasonal_model`]) and looks at
+//! the residual three ways:
 //!
-//! - **Point anomalies**: the residual of the row against an online seasonal model
-//!   (level + profile of the verified period, [`seasonal_model`]), standardised by a robust
-//!   scale.
+//! - **Point anomalies**: the row's residual, standardised by a robust scale.
 //! - **Level shifts**: a two-sided CUSUM over the same standardised residuals ([`cusum`]).
 //!   A confirmed shift counts as much as a residual of 4.4 sigmas (normal tail 1e-5), and
 //!   partial evidence proportionally less. When a shift is confirmed the model's level jumps to
 //!   the new level, so the detector does not keep alarming on the new normal.
+//! - **Sustained deviations**: the mean standardised residual over the latest
+//!   1/[`DetectorConfig::sustained_divisor`] of the period (a holiday: a day a third down,
+//!   no row of it extreme, see [`sustained`]).
 //!
-//! The larger of the two is the row's statistic. Its probability is judged twice: under the
-//! model (two-sided normal tail) and against the series' own history (how often a statistic
-//! this large has occurred, see `calibration`), because real telemetry is heavy-tailed and a
-//! "four-sigma" residual may be an everyday event on one series and unheard of on another.
-//! The score is one minus the larger (less extreme) of the two probabilities, so 0.9999 means
-//! "rarer than one in ten thousand on both counts" ([`DEFAULT_ALARM_SCORE`]).
+//! The larger of the first two is the row's statistic. Its probability is judged twice: under
+//! the model (two-sided normal tail) and against the series' own history (how often a
+//! statistic this large has occurred, see `calibration`), because real telemetry is
+//! heavy-tailed and a "four-sigma" residual may be an everyday event on one series and unheard
+//! of on another; the less extreme of the two counts. The sustained deviation gets its own
+//! probability the same way, and the row's tail probability is twice the smaller of the two
+//! (a Bonferroni correction for asking two questions). The score is one minus it, so 0.9999
+//! means "rarer than one in ten thousand" ([`DEFAULT_ALARM_SCORE`]).
+//!
+//! Two choices are made from the warm-up rows. The period modelled is the longest verified
+//! one that is a multiple of the strongest: traffic has a daily cycle and a weekly one on top
+//! (weekends), and only the weekly profile knows that Saturday is quiet. And a positive series
+//! whose 95th percentile is at least [`DetectorConfig::log_scale_ratio`] times its 5th is
+//! modelled on a log scale, because request rates and the like are multiplicative: the busy
+//! hours swing by thousands when the quiet ones swing by tens, and a dip that an additive
+//! level absorbs at noon would predict negative traffic at night.
 //!
 //! After an alarm the detector stays below the alarm score for `refractory_seconds` (six hours
 //! by default): the rows of one incident would otherwise raise one alarm each.
@@ -35,12 +48,14 @@ pub mod combined;
 pub mod context;
 pub mod cusum;
 pub mod seasonal_model;
+pub mod sustained;
 
 use crate::forecast::periods::{self, PeriodSearch};
 use crate::stats;
 use calibration::ExceedanceCounter;
 use cusum::{Cusum, CusumConfig};
 use seasonal_model::{SeasonalModel, SmoothingConfig};
+use sustained::SustainedDeviation;
 
 /// The standardised residual that counts as much as a confirmed CUSUM shift: its two-sided
 /// normal tail probability is 1e-5.
@@ -129,6 +144,12 @@ pub struct DetectorConfig {
     /// After an alarm (a score of at least [`DEFAULT_ALARM_SCORE`]) the following rows within
     /// this many seconds score at most [`REFRACTORY_SCORE_CAP`]: one incident, one alarm.
     pub refractory_seconds: i64,
+    /// A series whose warm-up values are all positive and whose 95th percentile is at least
+    /// this many times its 5th is modelled on a log scale (0 never does).
+    pub log_scale_ratio: f64,
+    /// The sustained-deviation window is the period divided by this, at least 3 rows (a third
+    /// of a day for a weekly period); 0 turns the sustained statistic off.
+    pub sustained_divisor: usize,
 }
 
 impl Default for DetectorConfig {
@@ -140,6 +161,8 @@ impl Default for DetectorConfig {
             smoothing: SmoothingConfig::default(),
             cusum: CusumConfig::default(),
             refractory_seconds: 6 * 3_600,
+            log_scale_ratio: 3.0,
+            sustained_divisor: 21,
         }
     }
 }
@@ -181,6 +204,11 @@ impl DetectorConfig {
         if self.refractory_seconds < 0 {
             return invalid("refractory_seconds", "must be zero or positive; 21600 is the default");
         }
+        if !(self.log_scale_ratio == 0.0
+            || (self.log_scale_ratio.is_finite() && self.log_scale_ratio >= 1.0))
+        {
+            return invalid("log_scale_ratio", "must be 0 (never) or at least 1; 3 is the default");
+        }
         let drift_ok = self.cusum.drift.is_finite() && self.cusum.drift >= 0.0;
         if !positive(self.cusum.threshold) || !drift_ok || !positive(self.cusum.clip) {
             return invalid("cusum", "threshold and clip must be positive and drift non-negative");
@@ -199,6 +227,9 @@ pub struct SeasonalCusumDetector {
     period: usize,
     cusum: Cusum,
     calibration: ExceedanceCounter,
+    sustained: Option<SustainedDeviation>,
+    /// Set when the series is modelled on a log scale: values are floored here first.
+    log_floor: Option<f64>,
     rows_seen: usize,
     next_period_check: usize,
     last_alarm: Option<i64>,
@@ -210,6 +241,8 @@ impl SeasonalCusumDetector {
         Ok(SeasonalCusumDetector {
             cusum: Cusum::new(config.cusum.clone()),
             calibration: ExceedanceCounter::new(),
+            sustained: None,
+            log_floor: None,
             next_period_check: config.warmup_rows,
             config,
             timestamps: Vec::new(),
@@ -236,24 +269,65 @@ impl SeasonalCusumDetector {
         }
     }
 
+    /// Whether the series is modelled on a log scale (decided at the end of the warm-up).
+    pub fn log_scale(&self) -> bool {
+        self.log_floor.is_some()
+    }
+
+    /// The value on the scale the model works in.
+    fn rescale(&self, value: f64) -> f64 {
+        match self.log_floor {
+            Some(floor) => value.max(floor).ln(),
+            None => value,
+        }
+    }
+
     /// Detects the period on the remembered rows; rebuilds the model if it changed.
     fn check_period(&mut self) {
+        if self.model.is_none() {
+            self.log_floor = log_scale_floor(&self.values, self.config.log_scale_ratio);
+        }
+        let values: Vec<f64> = self.values.iter().map(|value| self.rescale(*value)).collect();
         let step_seconds = median_step(&self.timestamps);
-        let detected =
-            periods::detect_periods(&self.values, step_seconds, &self.config.period_search);
-        let period = detected
+        let detected = periods::detect_periods(&values, step_seconds, &self.config.period_search);
+        let strongest = detected
             .iter()
             .max_by(|a, b| a.autocorrelation.total_cmp(&b.autocorrelation))
             .map_or(1, |period| period.steps);
+        // The search verified each longer period on what the shorter ones left unexplained, so
+        // a weekly period found beside the daily one is real and contains it.
+        let period = detected
+            .iter()
+            .map(|period| period.steps)
+            .filter(|steps| steps % strongest == 0)
+            .max()
+            .unwrap_or(strongest);
         if self.model.is_none() || period != self.period {
             self.period = period;
             let (model, statistics) =
-                SeasonalModel::from_history(&self.values, period, self.config.smoothing.clone());
+                SeasonalModel::from_history(&values, period, self.config.smoothing.clone());
             self.model = Some(model);
             self.calibration = ExceedanceCounter::new();
             statistics.iter().for_each(|statistic| self.calibration.add(*statistic));
+            self.sustained = (self.config.sustained_divisor > 0)
+                .then(|| SustainedDeviation::new((period / self.config.sustained_divisor).max(3)));
         }
     }
+}
+
+/// The floor below which values are clamped before taking logs, if `values` (the warm-up)
+/// call for a log scale: all positive, and the 95th percentile at least `ratio` times the 5th.
+/// The floor is half the smallest value, so a later zero reads as a deep dip, not as −∞.
+fn log_scale_floor(values: &[f64], ratio: f64) -> Option<f64> {
+    if ratio <= 0.0 || values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
+    let smallest = sorted[0];
+    let low = stats::quantile_of_sorted(&sorted, 0.05);
+    let high = stats::quantile_of_sorted(&sorted, 0.95);
+    (smallest > 0.0 && high >= ratio * low).then_some(smallest / 2.0)
 }
 
 impl StreamingDetector for SeasonalCusumDetector {
@@ -262,10 +336,11 @@ impl StreamingDetector for SeasonalCusumDetector {
         if !value.is_finite() {
             return 0.0;
         }
+        let modelled = self.rescale(value);
         let score = match self.model.as_mut() {
             None => 0.0,
             Some(model) => {
-                let residual = value - model.predict();
+                let residual = modelled - model.predict();
                 let sigma = model.sigma();
                 let shift = self.cusum.add(residual, sigma);
                 let evidence = if shift.is_some() { 1.0 } else { self.cusum.evidence() };
@@ -273,11 +348,18 @@ impl StreamingDetector for SeasonalCusumDetector {
                 let model_tail = 2.0 * stats::normal_upper_tail(statistic);
                 let empirical_tail = self.calibration.exceedance(statistic);
                 self.calibration.add(statistic);
+                let row_tail = model_tail.max(empirical_tail);
+                let tail = match self.sustained.as_mut() {
+                    Some(sustained) => {
+                        (2.0 * row_tail.min(sustained.observe(residual / sigma))).min(1.0)
+                    }
+                    None => row_tail,
+                };
                 model.update(residual);
                 if let Some(shift) = shift {
                     model.shift_level(shift.shift);
                 }
-                1.0 - model_tail.max(empirical_tail)
+                1.0 - tail
             }
         };
         let in_refractory = self

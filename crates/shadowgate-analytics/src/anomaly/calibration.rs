@@ -8,8 +8,11 @@
 
 /// Bucket width of the statistic, in standard deviations.
 const BUCKET_WIDTH: f64 = 0.02;
-/// Statistics above this share the last bucket.
-const MAX_STATISTIC: f64 = 100.0;
+/// Statistics are kept as they are up to here, and logarithmically compressed beyond (see
+/// [`ExceedanceCounter::compress`]).
+const LINEAR_UP_TO: f64 = 20.0;
+/// Compressed statistics above this (about 13,000 standard deviations) share the last bucket.
+const MAX_STATISTIC: f64 = 150.0;
 /// Index of the last bucket.
 const LAST_BUCKET: usize = (MAX_STATISTIC / BUCKET_WIDTH) as usize;
 
@@ -35,13 +38,26 @@ impl ExceedanceCounter {
         }
     }
 
-    fn bucket(statistic: f64) -> usize {
-        let clamped = statistic.clamp(0.0, MAX_STATISTIC);
-        ((clamped / BUCKET_WIDTH) as usize).min(LAST_BUCKET)
+    /// The statistic as it is counted. Up to [`LINEAR_UP_TO`] it is itself; beyond, it grows
+    /// with its logarithm, so that a series whose scale is tiny (mostly zeros, then a burst)
+    /// still tells a 50-sigma burst from a 5,000-sigma one instead of piling both into the last
+    /// bucket. In the compressed range the exponential tail fit is a power-law tail.
+    fn compress(statistic: f64) -> f64 {
+        let statistic = if statistic.is_nan() { 0.0 } else { statistic.max(0.0) };
+        let compressed = if statistic <= LINEAR_UP_TO {
+            statistic
+        } else {
+            LINEAR_UP_TO + 10.0 * (statistic / LINEAR_UP_TO).ln()
+        };
+        compressed.min(MAX_STATISTIC)
+    }
+
+    fn bucket(compressed: f64) -> usize {
+        ((compressed / BUCKET_WIDTH) as usize).min(LAST_BUCKET)
     }
 
     pub fn add(&mut self, statistic: f64) {
-        let statistic = statistic.clamp(0.0, MAX_STATISTIC);
+        let statistic = Self::compress(statistic);
         let mut idx = Self::bucket(statistic) + 1;
         while idx < self.counts.len() {
             self.counts[idx] += 1;
@@ -77,6 +93,14 @@ impl ExceedanceCounter {
         position
     }
 
+    /// The share of the statistics so far in this statistic's bucket or above, with a mid-p
+    /// correction: (k + ½) / (n + 1). No tail is extrapolated.
+    pub fn empirical_share(&self, statistic: f64) -> f64 {
+        let (below, _) = self.prefix(Self::bucket(Self::compress(statistic)));
+        let at_or_above = self.total - below;
+        (at_or_above as f64 + 0.5) / (self.total + 1) as f64
+    }
+
     /// The probability of a statistic at least this large.
     ///
     /// Within the body of the distribution it is the empirical share (k + ½) / (n + 1), where k
@@ -86,10 +110,11 @@ impl ExceedanceCounter {
     /// `exp(−excess / mean excess)`. The fit extrapolates past the largest value seen, so a
     /// record after a few hundred rows is not capped at 1 / 2n.
     pub fn exceedance(&self, statistic: f64) -> f64 {
+        let empirical = self.empirical_share(statistic);
+        // Judged as it would be stored: a statistic beyond the last bucket is no further out
+        // than the ones already there.
+        let statistic = Self::compress(statistic);
         let bucket = Self::bucket(statistic);
-        let (below, _) = self.prefix(bucket);
-        let at_or_above = self.total - below;
-        let empirical = (at_or_above as f64 + 0.5) / (self.total + 1) as f64;
         let threshold_rank = ((1.0 - TAIL_SHARE) * self.total as f64) as u64;
         let threshold_bucket = self.bucket_of_rank(threshold_rank);
         if bucket <= threshold_bucket {
@@ -134,6 +159,17 @@ mod tests {
     }
 
     #[test]
+    fn compression_keeps_order_and_leaves_the_body_alone() {
+        assert_eq!(ExceedanceCounter::compress(3.5), 3.5);
+        assert_eq!(ExceedanceCounter::compress(f64::NAN), 0.0);
+        assert_eq!(ExceedanceCounter::compress(-1.0), 0.0);
+        let compressed: Vec<f64> =
+            [20.0, 50.0, 1e3, 1e5, 1e6].iter().map(|s| ExceedanceCounter::compress(*s)).collect();
+        assert!(compressed.windows(2).all(|pair| pair[0] < pair[1]), "{compressed:?}");
+        assert_eq!(ExceedanceCounter::compress(f64::INFINITY), MAX_STATISTIC);
+    }
+
+    #[test]
     fn exceedance_counts_larger_statistics() {
         let mut counter = ExceedanceCounter::new();
         assert_eq!(counter.exceedance(1.0), 0.5);
@@ -142,7 +178,9 @@ mod tests {
         }
         assert!((counter.exceedance(1.5) - 4.5 / 7.0).abs() < 1e-12);
         assert!((counter.exceedance(2.5) - 2.5 / 7.0).abs() < 1e-12);
-        assert!((counter.exceedance(500.0) - 1.5 / 7.0).abs() < 1e-12);
+        assert!((counter.exceedance(250.0) - 1.5 / 7.0).abs() < 1e-12);
+        // Beyond 20 the statistic is compressed, not capped: 500 is still above 250.
+        assert!((counter.exceedance(500.0) - 0.5 / 7.0).abs() < 1e-12);
         assert!((counter.exceedance(0.0) - 6.5 / 7.0).abs() < 1e-12);
     }
 }

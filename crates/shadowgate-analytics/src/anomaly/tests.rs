@@ -73,13 +73,83 @@ fn the_first_rows_score_zero_and_every_score_is_in_the_unit_interval() {
 }
 
 #[test]
-fn a_flat_line_does_not_alarm_on_itself_but_does_on_a_step() {
+fn a_flat_line_does_not_alarm_on_itself_and_scores_a_step_as_its_record() {
     let mut points: Vec<(i64, f64)> = (0..2_000).map(|i| (i * 60, 5.0)).collect();
     points[1_500].1 = 5.5;
     let scores = score_series(&points, &DetectorConfig::default()).expect("valid config");
-    assert!(scores[..1_500].iter().all(|score| *score < DEFAULT_ALARM_SCORE));
-    // Without a tail to extrapolate, a record after n rows scores 1 − 1 / 2(n + 1).
-    assert!(scores[1_500] > 0.9996, "step score {}", scores[1_500]);
+    assert!(scores[..1_500].iter().all(|score| *score < 0.99));
+    // Without a tail to extrapolate, a record after n statistics has the empirical probability
+    // 1 / 2(n + 1); asking two questions (row and sustained) doubles it: 1 − 1 / (n + 1).
+    assert!(scores[1_500] > 0.9993, "step score {}", scores[1_500]);
+}
+
+/// Half-hourly traffic for `weeks` weeks: busy days and quiet nights (the night at a tenth of
+/// the afternoon), weekends at 60 %, multiplicative noise of 4 %.
+fn weekly_traffic(weeks: usize, seed: u64) -> Vec<(i64, f64)> {
+    const HALF_HOUR: i64 = 1_800;
+    let mut rng = Rng::seed(seed);
+    (0..weeks * 336)
+        .map(|row| {
+            let hour = (row % 48) as f64 / 2.0;
+            let daily =
+                0.1 + 0.9 * (0.5 - 0.5 * (std::f64::consts::TAU * (hour - 4.0) / 24.0).cos());
+            let weekend = if (row / 48) % 7 >= 5 { 0.6 } else { 1.0 };
+            let noise = 1.0 + 0.04 * rng.normal();
+            (row as i64 * HALF_HOUR, 20_000.0 * daily * weekend * noise)
+        })
+        .collect()
+}
+
+#[test]
+fn a_quiet_weekday_in_weekly_traffic_alarms_and_ordinary_weeks_do_not() {
+    let mut points = weekly_traffic(8, 21);
+    // A public holiday: the Wednesday of week 6 runs at 65 % of a Wednesday, like a Saturday
+    // (so no row of it is unusual for the time of day on a daily profile).
+    let holiday = 5 * 336 + 2 * 48;
+    for point in &mut points[holiday..holiday + 48] {
+        point.1 *= 0.65;
+    }
+    let config = DetectorConfig { warmup_rows: 750, ..DetectorConfig::default() };
+    let mut detector = SeasonalCusumDetector::new(config).expect("valid");
+    let scores = run(&mut detector, &points);
+    assert_eq!(detector.period(), 336, "the weekly period contains the daily one");
+    assert!(detector.log_scale(), "traffic that swings tenfold is modelled on a log scale");
+    let during = scores[holiday..holiday + 48].iter().copied().fold(0.0, f64::max);
+    assert!(during >= DEFAULT_ALARM_SCORE, "holiday's highest score {during}");
+    let elsewhere = scores
+        .iter()
+        .enumerate()
+        .filter(|(row, score)| {
+            !(holiday..holiday + 96).contains(row) && **score >= DEFAULT_ALARM_SCORE
+        })
+        .count();
+    assert_eq!(elsewhere, 0, "alarms outside the holiday and the day after");
+}
+
+#[test]
+fn only_positive_series_with_a_wide_range_get_a_log_scale() {
+    let traffic: Vec<f64> = weekly_traffic(3, 22).iter().map(|(_, value)| *value).collect();
+    let floor = log_scale_floor(&traffic, 3.0).expect("tenfold range");
+    let smallest = traffic.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!((floor - smallest / 2.0).abs() < 1e-9);
+    assert_eq!(log_scale_floor(&traffic, 0.0), None, "0 turns it off");
+    let narrow: Vec<f64> = daily_stream(600, 23).iter().map(|(_, value)| *value).collect();
+    assert_eq!(log_scale_floor(&narrow, 3.0), None, "50 ± 20 is additive enough");
+    let mut with_zero = traffic.clone();
+    with_zero[10] = 0.0;
+    assert_eq!(log_scale_floor(&with_zero, 3.0), None, "a zero has no logarithm");
+    assert_eq!(log_scale_floor(&[], 3.0), None);
+}
+
+#[test]
+fn a_zero_after_a_log_scale_warmup_is_an_alarm_not_a_crash() {
+    let mut points = weekly_traffic(4, 24);
+    let row = 3 * 336 + 30;
+    points[row].1 = 0.0;
+    let config = DetectorConfig { warmup_rows: 750, ..DetectorConfig::default() };
+    let scores = score_series(&points, &config).expect("valid");
+    assert!(scores.iter().all(|score| (0.0..=1.0).contains(score)));
+    assert!(scores[row] >= DEFAULT_ALARM_SCORE, "score of the zero {}", scores[row]);
 }
 
 #[test]
@@ -90,6 +160,11 @@ fn bad_settings_are_rejected_by_name() {
     let mut config = DetectorConfig::default();
     config.smoothing.level = 0.0;
     assert!(SeasonalCusumDetector::new(config).is_err());
+    for ratio in [0.5, f64::NAN, -1.0] {
+        let config = DetectorConfig { log_scale_ratio: ratio, ..DetectorConfig::default() };
+        let error = SeasonalCusumDetector::new(config).expect_err("bad ratio");
+        assert_eq!(error.field, "log_scale_ratio");
+    }
 }
 
 #[test]
