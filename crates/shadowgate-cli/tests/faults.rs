@@ -40,7 +40,7 @@ fn wait_for_exit(
 
 /// The supervisor exits right after recording the final state; then nothing may be left.
 fn wait_until_gone(env: &Env) {
-    wait_until(Duration::from_secs(10), || leftovers(&env.id).is_empty());
+    support::wait_until_nothing_left(&env.id);
 }
 
 fn get_within(endpoint: &str, path: &str, limit: Duration) -> Option<serde_json::Value> {

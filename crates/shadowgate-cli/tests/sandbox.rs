@@ -26,7 +26,7 @@ fn memory_hog_is_oom_killed_and_recorded() {
     let exited = events.iter().find(|e| e.kind == "exited").expect("an exited event");
     assert_eq!(exited.data["oom_killed"], true);
     assert_eq!(exited.data["code"], 137, "SIGKILL by the OOM killer: {exited:?}");
-    assert!(leftovers(&env.id).is_empty(), "{:?}", leftovers(&env.id));
+    support::wait_until_nothing_left(&env.id);
 }
 
 #[test]

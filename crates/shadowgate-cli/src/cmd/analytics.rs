@@ -90,7 +90,8 @@ pub enum DetectorName {
     /// Seasonal and contextual detectors together; a row scores what the more surprised of the
     /// two says.
     Combined,
-    /// Residual against an online seasonal model, plus CUSUM for level shifts.
+    /// Residual against an online seasonal model, plus CUSUM for level shifts and a windowed
+    /// mean of the residuals for sustained deviations (a quiet holiday).
     Seasonal,
     /// Memory of value sequences: a pattern never seen before scores high.
     Context,

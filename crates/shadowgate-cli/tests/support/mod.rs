@@ -236,6 +236,21 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Waits (up to 10 s) until nothing on the host carries the environment's name. The
+/// supervisor records the final state and then exits, so a test that saw the state change can
+/// still catch it on its way out; anything left after the wait is reported.
+pub fn wait_until_nothing_left(id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = leftovers(id);
+        if left.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "left behind after 10 s: {left:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub fn process_exists(pid: i32) -> bool {
     shadowgate_sandbox::journal::process_start_time(pid).is_some()
         && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
