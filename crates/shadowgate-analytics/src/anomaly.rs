@@ -345,10 +345,7 @@ impl StreamingDetector for SeasonalCusumDetector {
                 let shift = self.cusum.add(residual, sigma);
                 let evidence = if shift.is_some() { 1.0 } else { self.cusum.evidence() };
                 let statistic = (residual.abs() / sigma).max(CUSUM_EQUIVALENT_Z * evidence);
-                let model_tail = 2.0 * stats::normal_upper_tail(statistic);
-                let empirical_tail = self.calibration.exceedance(statistic);
-                self.calibration.add(statistic);
-                let row_tail = model_tail.max(empirical_tail);
+                let row_tail = self.calibration.judge_and_add(statistic);
                 let tail = match self.sustained.as_mut() {
                     Some(sustained) => {
                         (2.0 * row_tail.min(sustained.observe(residual / sigma))).min(1.0)

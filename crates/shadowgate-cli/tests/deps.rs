@@ -294,7 +294,7 @@ fn a_dependency_that_cannot_start_fails_the_environment_and_leaves_nothing() {
     let store = shadowgate_store::SqliteStore::open(&sandbox.home().join("shadowgate.db")).unwrap();
     let envs = shadowgate_store::Store::environments(&store, &Default::default()).unwrap();
     let id = envs[0].id.clone();
-    support::wait_until(Duration::from_secs(10), || leftovers(&id).is_empty());
+    support::wait_until_nothing_left(&id);
 }
 
 /// Per-environment PostgreSQL start, measured three ways in one run: a fresh `initdb` (and the

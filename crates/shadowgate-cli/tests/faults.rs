@@ -38,11 +38,6 @@ fn wait_for_exit(
     (exited, events)
 }
 
-/// The supervisor exits right after recording the final state; then nothing may be left.
-fn wait_until_gone(env: &Env) {
-    support::wait_until_nothing_left(&env.id);
-}
-
 fn get_within(endpoint: &str, path: &str, limit: Duration) -> Option<serde_json::Value> {
     use std::io::{Read, Write};
     let mut stream = TcpStream::connect(endpoint).ok()?;
@@ -98,7 +93,7 @@ fn lowered_memory_limit_gets_the_application_oom_killed() {
     assert_eq!(exited.data["oom_killed"], true, "{events:#?}");
     assert_eq!(exited.data["code"], 137, "{exited:?}");
     drop(inj);
-    wait_until_gone(&env);
+    support::wait_until_nothing_left(&env.id);
 }
 
 #[test]
@@ -113,7 +108,7 @@ fn balloon_makes_memory_pressure_that_oom_kills_the_application() {
     assert_eq!(exited.data["oom_killed"], true, "{events:#?}");
     assert!(before > 110 << 20, "the application held {before} bytes before the balloon");
     inj.stop_all().unwrap();
-    wait_until_gone(&env);
+    support::wait_until_nothing_left(&env.id);
 }
 
 #[test]
@@ -203,7 +198,7 @@ fn crash_without_restart_ends_the_environment() {
     let (exited, _) = wait_for_exit(&sb, &env);
     assert_eq!(exited.data["code"], 137, "{exited:?}");
     drop(inj);
-    wait_until_gone(&env);
+    support::wait_until_nothing_left(&env.id);
 }
 
 #[test]
@@ -894,7 +889,7 @@ fn killing_the_check_mid_fault_leaves_no_helper_process_or_host_object() {
     // The supervisors see their starter gone and remove the environments, helpers included.
     for id in &ids {
         sb.wait_for_state(id, &["stopped", "failed"], Duration::from_secs(30));
-        wait_until(Duration::from_secs(10), || leftovers(id).is_empty());
+        support::wait_until_nothing_left(id);
     }
     wait_until(Duration::from_secs(10), || {
         helpers

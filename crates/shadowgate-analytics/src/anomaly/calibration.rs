@@ -101,6 +101,16 @@ impl ExceedanceCounter {
         (at_or_above as f64 + 0.5) / (self.total + 1) as f64
     }
 
+    /// The probability of `statistic` judged twice, as the detectors do: under a standard
+    /// normal model (two-sided tail) and against the statistics seen so far ([`Self::exceedance`]).
+    /// The less extreme of the two counts. The statistic is then added to the history.
+    pub fn judge_and_add(&mut self, statistic: f64) -> f64 {
+        let model_tail = 2.0 * crate::stats::normal_upper_tail(statistic);
+        let empirical_tail = self.exceedance(statistic);
+        self.add(statistic);
+        model_tail.max(empirical_tail)
+    }
+
     /// The probability of a statistic at least this large.
     ///
     /// Within the body of the distribution it is the empirical share (k + ½) / (n + 1), where k

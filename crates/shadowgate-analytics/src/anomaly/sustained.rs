@@ -10,7 +10,6 @@
 use std::collections::VecDeque;
 
 use super::calibration::ExceedanceCounter;
-use crate::stats;
 
 /// Standardised residuals are clipped to this magnitude, so one spike cannot fill the window.
 const CLIP: f64 = 4.0;
@@ -55,11 +54,7 @@ impl SustainedDeviation {
         if self.recent.len() < self.rows {
             return 1.0;
         }
-        let statistic = self.sum.abs() / (self.rows as f64).sqrt();
-        let model_tail = 2.0 * stats::normal_upper_tail(statistic);
-        let empirical_tail = self.calibration.exceedance(statistic);
-        self.calibration.add(statistic);
-        model_tail.max(empirical_tail)
+        self.calibration.judge_and_add(self.sum.abs() / (self.rows as f64).sqrt())
     }
 }
 
